@@ -1,0 +1,60 @@
+// cqmux-server: parse flags, serve every service, shut down gracefully on
+// SIGINT/SIGTERM and exit 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/app/flags.h"
+#include "server/app/server_app.h"
+#include "server/common/log.h"
+#include "server/outliers/outliers.h"
+
+int main(int argc, char** argv) {
+  // Debian builds abseil without NDEBUG, which turns on absl::Mutex deadlock
+  // detection: measurable on the hot path (6-8% of a unary call), and our lock
+  // order is flat. Off.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  cqmux::ServerConfig config = cqmux::ParseServerFlags(argc, argv);
+
+  // Every thread started from here on inherits the blocked set, so the
+  // signals are delivered only to sigwait below.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<cqmux::ServerApp>> app =
+      cqmux::ServerApp::Create(config);
+  if (!app.ok()) {
+    std::fprintf(stderr, "cqmux-server: %s\n", app.status().ToString().c_str());
+    return 1;
+  }
+  if (absl::Status started = (*app)->Start(); !started.ok()) {
+    std::fprintf(stderr, "cqmux-server: %s\n", std::string(started.message()).c_str());
+    return 1;
+  }
+  cqmux::Engine& engine = (*app)->engine();
+  cqmux::Log(cqmux::LogLevel::kInfo,
+             "cqmux-server listening on %s (ports %s), %d queues%s, simd %s, "
+             "services: %s",
+             absl::StrJoin(config.engine.listen, " "),
+             absl::StrJoin(engine.ports(), " "), engine.num_queues(),
+             config.engine.pin_threads ? " (pinned)" : "",
+             cqmux::outliers::ActiveTargetName(),
+             absl::StrJoin(engine.service_names(), " "));
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  cqmux::Log(cqmux::LogLevel::kInfo,
+             "%s received: shutting down (grace %s)", strsignal(signal_number),
+             absl::FormatDuration(config.engine.shutdown_grace));
+  (*app)->Shutdown();
+  cqmux::Log(cqmux::LogLevel::kInfo, "shutdown complete");
+  return 0;
+}

@@ -1,0 +1,77 @@
+// Service construction and the method table; see server_app.h.
+#include "server/app/server_app.h"
+
+#include <functional>
+#include <utility>
+
+#include "books.grpc.pb.h"
+#include "defs.grpc.pb.h"
+#include "outliers.grpc.pb.h"
+#include "request_streaming.grpc.pb.h"
+#include "unary.grpc.pb.h"
+#include "users.grpc.pb.h"
+
+namespace cqmux {
+
+absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
+    ServerConfig config) {
+  absl::StatusOr<PasswordHasher> hasher =
+      PasswordHasher::FromProfile(config.password_hash);
+  if (!hasher.ok()) return hasher.status();
+  return std::unique_ptr<ServerApp>(new ServerApp(std::move(config), *hasher));
+}
+
+ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher)
+    : config_(std::move(config)),
+      users_(hasher, config_.max_users),
+      books_(BooksOptions{config_.seed_books, config_.watch_backlog,
+                          config_.max_books}),
+      engine_(config_.engine) {
+  SetLogLevel(config_.log_level);
+  RegisterServices();
+}
+
+// One line per method: the RPC and the handler that serves it.
+void ServerApp::RegisterServices() {
+  using std::bind_front;
+  using Fetch = rpc::Fetch::AsyncService;
+  engine_.AddService<rpc::Fetch>()
+      .Unary(&Fetch::RequestCapitalize, bind_front(&FetchService::Capitalize, &fetch_));
+
+  using UsersAsync = Users::AsyncService;
+  engine_.AddService<Users>()
+      .BlockingUnary(&UsersAsync::RequestCreateUser, bind_front(&UsersService::CreateUser, &users_))
+      .ServerStreaming(&UsersAsync::RequestGetUsers, bind_front(&UsersService::GetUsers, &users_));
+
+  using Displacement = my_package::DisplacementService::AsyncService;
+  engine_.AddService<my_package::DisplacementService>()
+      .Unary(&Displacement::RequestcomputeDisplacement,
+             bind_front(&DisplacementService::ComputeDisplacement, &displacement_));
+
+  using States = my_package::RequestStreaming::AsyncService;
+  engine_.AddService<my_package::RequestStreaming>()
+      .ClientStreaming(&States::Requeststream_state,
+                       bind_front(&StateStreamService::OpenStateStream, &state_stream_));
+
+  using Books = books::BookService::AsyncService;
+  engine_.AddService<books::BookService>()
+      .Unary(&Books::RequestList, bind_front(&BooksService::List, &books_))
+      .Unary(&Books::RequestInsert, bind_front(&BooksService::Insert, &books_))
+      .Unary(&Books::RequestGet, bind_front(&BooksService::Get, &books_))
+      .Unary(&Books::RequestDelete, bind_front(&BooksService::Delete, &books_))
+      .ServerStreaming(&Books::RequestWatch, bind_front(&BooksService::Watch, &books_));
+  engine_.OnShutdown([this] { books_.Close(); });
+
+  // Raw: Detect decodes the serialized request itself (zero copy).
+  using RawOutliers = pb::Outliers::WithRawMethod_Detect<pb::Outliers::Service>;
+  engine_.AddService<pb::Outliers, RawOutliers>()
+      .Unary(&RawOutliers::RequestDetect,
+             [this](const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
+                    const CallContext&) { return outliers_.Detect(request, response); });
+}
+
+absl::Status ServerApp::Start() { return engine_.Start(); }
+
+void ServerApp::Shutdown() { engine_.Shutdown(); }
+
+}  // namespace cqmux

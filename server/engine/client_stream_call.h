@@ -1,0 +1,120 @@
+// The state machine of a client-streaming call: one Read in flight at a time,
+// each message handed to the handler's sink and then discarded (the message
+// object is reused), so memory does not grow with the stream's length.
+#ifndef CQMUX_SERVER_ENGINE_CLIENT_STREAM_CALL_H_
+#define CQMUX_SERVER_ENGINE_CLIENT_STREAM_CALL_H_
+
+#include <memory>
+#include <optional>
+
+#include <grpcpp/completion_queue.h>
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/async_stream.h>
+
+#include "server/engine/call_pool.h"
+#include "server/engine/event.h"
+#include "server/engine/handlers.h"
+
+namespace cqmux {
+
+template <class Base, class Req, class Resp>
+using ClientStreamRequestFn = void (Base::*)(
+    grpc::ServerContext*, grpc::ServerAsyncReader<Resp, Req>*,
+    grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
+
+template <class Base, class Req, class Resp>
+struct ClientStreamSpec {
+  Base* service;
+  ClientStreamRequestFn<Base, Req, Resp> request;
+  ClientStreamHandler<Req, Resp> handler;
+};
+
+template <class Base, class Req, class Resp>
+class ClientStreamCall final : public EventHandler {
+ public:
+  using Spec = ClientStreamSpec<Base, Req, Resp>;
+
+  explicit ClientStreamCall(CallPool<ClientStreamCall>* pool) : pool_(pool) {}
+
+  void Request() {
+    const Spec& spec = pool_->spec();
+    context_.emplace();
+    message_.emplace();
+    response_.emplace();
+    reader_.emplace(&*context_);
+    context_->AsyncNotifyWhenDone(MakeTag(this, kDone));
+    in_flight_ = 1;
+    grpc::ServerCompletionQueue* cq = pool_->queue()->cq();
+    (spec.service->*spec.request)(&*context_, &*reader_, cq, cq,
+                                  MakeTag(this, kRequest));
+  }
+
+  void Reset() {
+    sink_.reset();
+    reader_.reset();
+    response_.reset();
+    message_.reset();
+    context_.reset();
+  }
+
+  void OnEvent(uint8_t event, bool ok) override {
+    --in_flight_;
+    switch (event) {
+      case kRequest:
+        if (!ok) break;  // shutting down; the done tag will never come
+        ++in_flight_;    // the done notification is armed now
+        pool_->PostRequest();
+        sink_ = pool_->spec().handler(CallContext(&*context_));
+        Read();
+        break;
+      case kRead:
+        if (!ok) {
+          // The client half-closed (or the call broke: then Finish fails,
+          // which is harmless).
+          grpc::Status status = sink_->OnHalfClose(&*response_);
+          Finish(status);
+        } else if (grpc::Status status = sink_->OnMessage(*message_);
+                   !status.ok()) {
+          Finish(status);
+        } else {
+          Read();
+        }
+        break;
+      case kDone:
+      case kFinish:
+        break;
+    }
+    if (in_flight_ == 0) pool_->Recycle(this);
+  }
+
+ private:
+  enum : uint8_t { kRequest, kRead, kFinish, kDone };
+
+  void Read() {
+    message_->Clear();
+    ++in_flight_;
+    reader_->Read(&*message_, MakeTag(this, kRead));
+  }
+
+  void Finish(const grpc::Status& status) {
+    sink_.reset();
+    ++in_flight_;
+    if (status.ok()) {
+      reader_->Finish(*response_, status, MakeTag(this, kFinish));
+    } else {
+      reader_->FinishWithError(status, MakeTag(this, kFinish));
+    }
+  }
+
+  CallPool<ClientStreamCall>* const pool_;
+  std::optional<grpc::ServerContext> context_;
+  std::optional<Req> message_;
+  std::optional<Resp> response_;
+  std::optional<grpc::ServerAsyncReader<Resp, Req>> reader_;
+  std::unique_ptr<ClientStreamSink<Req, Resp>> sink_;
+  int in_flight_ = 0;
+};
+
+}  // namespace cqmux
+
+#endif  // CQMUX_SERVER_ENGINE_CLIENT_STREAM_CALL_H_

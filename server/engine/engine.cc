@@ -1,0 +1,174 @@
+// Server construction, queue threads and the shutdown sequence; see engine.h.
+#include "server/engine/engine.h"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <grpc/grpc.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "server/common/log.h"
+
+namespace cqmux {
+namespace {
+
+// CPUs this process may run on, in order (all online CPUs unless restricted
+// by taskset or a cgroup).
+std::vector<int> AllowedCpus() {
+  std::vector<int> cpus;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+    }
+  }
+  if (cpus.empty()) cpus.push_back(0);
+  return cpus;
+}
+
+void PinCurrentThread(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
+    Log(LogLevel::kWarning, "could not pin queue thread to CPU %d", cpu);
+  }
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options) : options_(std::move(options)) {}
+
+Engine::~Engine() {
+  Shutdown();
+  // The server goes first, then the queues (their pools free idle calls,
+  // which point into methods_), then the services the server referenced.
+  server_.reset();
+  queues_.clear();
+  methods_.clear();
+  services_.clear();
+}
+
+void Engine::OnShutdown(std::function<void()> hook) {
+  shutdown_hooks_.push_back(std::move(hook));
+}
+
+BlockingPool* Engine::blocking_pool() {
+  if (blocking_pool_ == nullptr) {
+    blocking_pool_ = std::make_unique<BlockingPool>(
+        options_.blocking_threads, static_cast<size_t>(options_.blocking_queue));
+  }
+  return blocking_pool_.get();
+}
+
+std::vector<std::string> Engine::service_names() const {
+  std::vector<std::string> names;
+  for (const RegisteredService& s : services_) names.push_back(s.name);
+  return names;
+}
+
+absl::Status Engine::Start() {
+  if (started_) return absl::FailedPreconditionError("engine already started");
+  if (options_.listen.empty()) {
+    return absl::InvalidArgumentError("no address to listen on");
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+
+  grpc::ServerBuilder builder;
+  // Without this, gRPC sets SO_REUSEPORT and a second server silently shares
+  // a port that is already taken.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  ports_.assign(options_.listen.size(), 0);
+  for (size_t i = 0; i < options_.listen.size(); ++i) {
+    builder.AddListeningPort(options_.listen[i],
+                             grpc::InsecureServerCredentials(), &ports_[i]);
+  }
+  for (RegisteredService& s : services_) builder.RegisterService(s.service.get());
+
+  const std::vector<int> cpus = AllowedCpus();
+  const int threads = options_.threads > 0 ? options_.threads
+                                           : static_cast<int>(cpus.size());
+  for (int i = 0; i < threads; ++i) {
+    queues_.push_back(std::make_unique<Queue>(i, builder.AddCompletionQueue()));
+  }
+
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr) {
+    queues_.clear();
+    return absl::UnavailableError(
+        absl::StrCat("could not start the server on ",
+                     absl::StrJoin(options_.listen, ", "),
+                     " (address in use, or not a valid HOST:PORT?)"));
+  }
+  for (size_t i = 0; i < ports_.size(); ++i) {
+    if (ports_[i] == 0) {
+      server_->Shutdown();
+      for (auto& q : queues_) q->Close();
+      for (auto& q : queues_) q->Run();
+      server_.reset();
+      queues_.clear();
+      return absl::UnavailableError(
+          absl::StrCat("could not listen on ", options_.listen[i],
+                       " (address in use, or not a valid HOST:PORT?)"));
+    }
+  }
+  started_ = true;
+
+  if (grpc::HealthCheckServiceInterface* health =
+          server_->GetHealthCheckService()) {
+    health->SetServingStatus("", true);
+    for (const RegisteredService& s : services_) {
+      health->SetServingStatus(s.name, true);
+    }
+  }
+
+  const size_t max_idle = static_cast<size_t>(options_.requests_per_queue);
+  for (auto& queue : queues_) {
+    for (auto& method : methods_) {
+      std::unique_ptr<CallPoolBase> pool = method->CreatePool(queue.get(), max_idle);
+      for (int i = 0; i < options_.requests_per_queue; ++i) pool->PostRequest();
+      queue->AddPool(std::move(pool));
+    }
+  }
+  for (auto& queue : queues_) {
+    Queue* q = queue.get();
+    const int cpu = cpus[static_cast<size_t>(q->index()) % cpus.size()];
+    const bool pin = options_.pin_threads;
+    threads_.emplace_back([q, cpu, pin] {
+      if (pin) PinCurrentThread(cpu);
+      q->Run();
+    });
+  }
+  return absl::OkStatus();
+}
+
+void Engine::Shutdown() {
+  std::lock_guard<std::mutex> lock(shutdown_mu_);
+  if (!started_ || stopped_) return;
+  stopped_ = true;
+  if (grpc::HealthCheckServiceInterface* health =
+          server_->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  for (auto& queue : queues_) queue->StopAccepting();
+  for (auto& hook : shutdown_hooks_) hook();
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+  // Slow handlers still running wake their calls through alarms: let them
+  // finish while the queues are open.
+  if (blocking_pool_ != nullptr) blocking_pool_->Drain();
+  for (auto& queue : queues_) queue->Close();
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+}
+
+}  // namespace cqmux

@@ -1,0 +1,216 @@
+// The engine: one grpc::Server, N completion queues each polled by one thread,
+// and generic call state machines. Services are bound to it method by method:
+//
+//   engine.AddService<rpc::Fetch>()
+//       .Unary(&rpc::Fetch::AsyncService::RequestCapitalize, handler);
+//
+// A call is requested, served and finished on one queue's thread; a method
+// keeps --requests-per-queue requests posted on every queue and reposts one
+// as soon as a call arrives, so a burst never waits for a slot.
+#ifndef CQMUX_SERVER_ENGINE_ENGINE_H_
+#define CQMUX_SERVER_ENGINE_ENGINE_H_
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <grpcpp/server.h>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "server/engine/blocking_pool.h"
+#include "server/engine/call_pool.h"
+#include "server/engine/client_stream_call.h"
+#include "server/engine/handlers.h"
+#include "server/engine/queue.h"
+#include "server/engine/server_stream_call.h"
+#include "server/engine/unary_call.h"
+
+namespace cqmux {
+
+struct EngineOptions {
+  std::vector<std::string> listen = {"0.0.0.0:50051"};
+  int threads = 0;  // 0: one queue per online CPU
+  bool pin_threads = false;
+  int requests_per_queue = 16;
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  int max_message_bytes = 64 << 20;
+  int blocking_threads = 2;
+  int blocking_queue = 256;
+};
+
+// A method's call template, instantiated on every queue at Start().
+class MethodBase {
+ public:
+  virtual ~MethodBase() = default;
+  virtual std::unique_ptr<CallPoolBase> CreatePool(Queue* queue,
+                                                   size_t max_idle) const = 0;
+};
+
+template <class Call>
+class Method final : public MethodBase {
+ public:
+  explicit Method(typename Call::Spec spec) : spec_(std::move(spec)) {}
+  std::unique_ptr<CallPoolBase> CreatePool(Queue* queue,
+                                           size_t max_idle) const override {
+    return std::make_unique<CallPool<Call>>(queue, &spec_, max_idle);
+  }
+
+ private:
+  const typename Call::Spec spec_;
+};
+
+class Engine;
+
+// Binds the methods of one generated async service. Every method of the
+// service must be bound: an unbound async method would leave its calls
+// waiting forever.
+template <class Service>
+class ServiceBinding {
+ public:
+  ServiceBinding(Engine* engine, Service* service)
+      : engine_(engine), service_(service) {}
+
+  template <class Base, class Req, class Resp>
+  ServiceBinding& Unary(UnaryRequestFn<Base, Req, Resp> request,
+                        std::type_identity_t<UnaryHandler<Req, Resp>> handler);
+
+  // For handlers that are slow on purpose (e.g. password hashing): they run
+  // on the engine's blocking pool, never on a queue thread.
+  template <class Base, class Req, class Resp>
+  ServiceBinding& BlockingUnary(
+      UnaryRequestFn<Base, Req, Resp> request,
+      std::type_identity_t<UnaryHandler<Req, Resp>> handler);
+
+  template <class Base, class Req, class Resp>
+  ServiceBinding& ServerStreaming(
+      ServerStreamRequestFn<Base, Req, Resp> request,
+      std::type_identity_t<ServerStreamHandler<Req, Resp>> handler);
+
+  template <class Base, class Req, class Resp>
+  ServiceBinding& ClientStreaming(
+      ClientStreamRequestFn<Base, Req, Resp> request,
+      std::type_identity_t<ClientStreamHandler<Req, Resp>> handler);
+
+ private:
+  Engine* const engine_;
+  Service* const service_;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+  ~Engine();  // Shutdown()s if still running
+
+  // Registers the generated service `Outer` (e.g. rpc::Fetch) in the form
+  // `Service`: its AsyncService by default, or e.g. a WithRawMethod_ variant.
+  template <class Outer, class Service = typename Outer::AsyncService>
+  ServiceBinding<Service> AddService() {
+    auto service = std::make_unique<Service>();
+    Service* raw = service.get();
+    services_.push_back({Outer::service_full_name(), std::move(service)});
+    return ServiceBinding<Service>(this, raw);
+  }
+
+  // Runs when graceful shutdown begins, before in-flight calls are waited
+  // for: the place to end long-lived streams (e.g. close watch hubs).
+  void OnShutdown(std::function<void()> hook);
+
+  // Binds the ports, starts the queue threads and marks every service
+  // SERVING. Fails if a port cannot be bound.
+  absl::Status Start();
+
+  // Ports bound, in --listen order (useful with port 0).
+  const std::vector<int>& ports() const { return ports_; }
+  int num_queues() const { return static_cast<int>(queues_.size()); }
+  const EngineOptions& options() const { return options_; }
+  std::vector<std::string> service_names() const;
+
+  // Graceful shutdown: health NOT_SERVING, no new calls, in-flight calls get
+  // the grace period and are then cancelled; every queue is drained and every
+  // call object freed. Idempotent; blocks until done. Must not be called from
+  // a queue thread.
+  void Shutdown();
+
+ private:
+  template <class Service>
+  friend class ServiceBinding;
+
+  void AddMethod(std::unique_ptr<MethodBase> method) {
+    methods_.push_back(std::move(method));
+  }
+  BlockingPool* blocking_pool();
+
+  struct RegisteredService {
+    std::string name;
+    std::unique_ptr<grpc::Service> service;
+  };
+
+  const EngineOptions options_;
+  std::vector<RegisteredService> services_;
+  std::vector<std::unique_ptr<MethodBase>> methods_;
+  std::vector<std::function<void()>> shutdown_hooks_;
+  std::unique_ptr<BlockingPool> blocking_pool_;
+  std::unique_ptr<grpc::Server> server_;
+  std::vector<std::unique_ptr<Queue>> queues_;
+  std::vector<std::thread> threads_;
+  std::vector<int> ports_;
+  std::mutex shutdown_mu_;
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+template <class Service>
+template <class Base, class Req, class Resp>
+ServiceBinding<Service>& ServiceBinding<Service>::Unary(
+    UnaryRequestFn<Base, Req, Resp> request,
+    std::type_identity_t<UnaryHandler<Req, Resp>> handler) {
+  using Call = UnaryCall<Base, Req, Resp>;
+  engine_->AddMethod(std::make_unique<Method<Call>>(typename Call::Spec{
+      service_, request, std::move(handler), nullptr}));
+  return *this;
+}
+
+template <class Service>
+template <class Base, class Req, class Resp>
+ServiceBinding<Service>& ServiceBinding<Service>::BlockingUnary(
+    UnaryRequestFn<Base, Req, Resp> request,
+    std::type_identity_t<UnaryHandler<Req, Resp>> handler) {
+  using Call = UnaryCall<Base, Req, Resp>;
+  engine_->AddMethod(std::make_unique<Method<Call>>(typename Call::Spec{
+      service_, request, std::move(handler), engine_->blocking_pool()}));
+  return *this;
+}
+
+template <class Service>
+template <class Base, class Req, class Resp>
+ServiceBinding<Service>& ServiceBinding<Service>::ServerStreaming(
+    ServerStreamRequestFn<Base, Req, Resp> request,
+    std::type_identity_t<ServerStreamHandler<Req, Resp>> handler) {
+  using Call = ServerStreamCall<Base, Req, Resp>;
+  engine_->AddMethod(std::make_unique<Method<Call>>(
+      typename Call::Spec{service_, request, std::move(handler)}));
+  return *this;
+}
+
+template <class Service>
+template <class Base, class Req, class Resp>
+ServiceBinding<Service>& ServiceBinding<Service>::ClientStreaming(
+    ClientStreamRequestFn<Base, Req, Resp> request,
+    std::type_identity_t<ClientStreamHandler<Req, Resp>> handler) {
+  using Call = ClientStreamCall<Base, Req, Resp>;
+  engine_->AddMethod(std::make_unique<Method<Call>>(
+      typename Call::Spec{service_, request, std::move(handler)}));
+  return *this;
+}
+
+}  // namespace cqmux
+
+#endif  // CQMUX_SERVER_ENGINE_ENGINE_H_

@@ -1,0 +1,78 @@
+// One server completion queue and the state its polling thread owns: the call
+// pools of every method on this queue, and the gates that decide whether new
+// work may still be put on the queue while the server shuts down.
+#ifndef CQMUX_SERVER_ENGINE_QUEUE_H_
+#define CQMUX_SERVER_ENGINE_QUEUE_H_
+
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include <grpcpp/completion_queue.h>
+
+namespace cqmux {
+
+// Owns idle call objects of one method on one queue; see call_pool.h.
+class CallPoolBase {
+ public:
+  virtual ~CallPoolBase() = default;
+  // Puts one more request for a new call on the queue.
+  virtual void PostRequest() = 0;
+};
+
+class Queue {
+ public:
+  Queue(int index, std::unique_ptr<grpc::ServerCompletionQueue> cq);
+  Queue(const Queue&) = delete;
+  Queue& operator=(const Queue&) = delete;
+  ~Queue();
+
+  int index() const { return index_; }
+  grpc::ServerCompletionQueue* cq() const { return cq_.get(); }
+
+  void AddPool(std::unique_ptr<CallPoolBase> pool);
+
+  // Runs `post` (which requests a new call) unless shutdown has begun. The
+  // gate is per queue, so it never contends across queues; it exists because
+  // requesting a call on a queue that is being shut down aborts the process.
+  template <typename F>
+  bool IfAccepting(F&& post) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!accepting_) return false;
+    post();
+    return true;
+  }
+
+  // Runs `arm` (which sets an alarm on this queue) unless the queue is closed.
+  // Alarms stay allowed after StopAccepting so that in-flight calls can still
+  // be woken while the server drains them.
+  template <typename F>
+  bool IfOpen(F&& arm) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!open_) return false;
+    arm();
+    return true;
+  }
+
+  // Shutdown step 1: no new calls are requested from now on.
+  void StopAccepting();
+  // Shutdown step 2 (after Server::Shutdown returned): no more alarms, and the
+  // completion queue itself is shut down; Run() returns once it is drained.
+  void Close();
+
+  // Polls until the queue is shut down and drained. Called by its one thread.
+  void Run();
+
+ private:
+  const int index_;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq_;
+  std::mutex mu_;
+  bool accepting_ = true;
+  bool open_ = true;
+  // Destroyed after the queue is drained, when no call is in flight.
+  std::vector<std::unique_ptr<CallPoolBase>> pools_;
+};
+
+}  // namespace cqmux
+
+#endif  // CQMUX_SERVER_ENGINE_QUEUE_H_

@@ -1,0 +1,149 @@
+// The state machine of a server-streaming call. The handler's ServerStream is
+// pulled one message at a time, so exactly one write is ever in flight; a
+// stream with nothing to say waits for its Waker instead of polling. The done
+// notification frees the stream as soon as the client cancels, disconnects or
+// runs out of deadline.
+#ifndef CQMUX_SERVER_ENGINE_SERVER_STREAM_CALL_H_
+#define CQMUX_SERVER_ENGINE_SERVER_STREAM_CALL_H_
+
+#include <memory>
+#include <optional>
+
+#include <grpcpp/completion_queue.h>
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/async_stream.h>
+
+#include "server/engine/call_pool.h"
+#include "server/engine/event.h"
+#include "server/engine/handlers.h"
+#include "server/engine/waker.h"
+
+namespace cqmux {
+
+template <class Base, class Req, class Resp>
+using ServerStreamRequestFn =
+    void (Base::*)(grpc::ServerContext*, Req*, grpc::ServerAsyncWriter<Resp>*,
+                   grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
+
+template <class Base, class Req, class Resp>
+struct ServerStreamSpec {
+  Base* service;
+  ServerStreamRequestFn<Base, Req, Resp> request;
+  ServerStreamHandler<Req, Resp> handler;
+};
+
+template <class Base, class Req, class Resp>
+class ServerStreamCall final : public EventHandler {
+ public:
+  using Spec = ServerStreamSpec<Base, Req, Resp>;
+  using Step = typename ServerStream<Resp>::Step;
+
+  explicit ServerStreamCall(CallPool<ServerStreamCall>* pool) : pool_(pool) {}
+
+  void Request() {
+    const Spec& spec = pool_->spec();
+    context_.emplace();
+    request_.emplace();
+    response_.emplace();
+    writer_.emplace(&*context_);
+    context_->AsyncNotifyWhenDone(MakeTag(this, kDone));
+    in_flight_ = 1;
+    writing_ = finishing_ = detached_ = false;
+    grpc::ServerCompletionQueue* cq = pool_->queue()->cq();
+    (spec.service->*spec.request)(&*context_, &*request_, &*writer_, cq, cq,
+                                  MakeTag(this, kRequest));
+  }
+
+  void Reset() {
+    stream_.reset();
+    link_.reset();
+    writer_.reset();
+    response_.reset();
+    request_.reset();
+    context_.reset();
+  }
+
+  void OnEvent(uint8_t event, bool ok) override {
+    // Alarms that fired before the call detached its link were never counted.
+    if (event != kWake || detached_) --in_flight_;
+    switch (event) {
+      case kRequest:
+        if (!ok) break;  // shutting down; the done tag will never come
+        ++in_flight_;    // the done notification is armed now
+        pool_->PostRequest();
+        link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
+        stream_ = pool_->spec().handler(*request_, CallContext(&*context_),
+                                        Waker(link_));
+        Pump();
+        break;
+      case kWake:
+        if (!detached_) {
+          link_->OnAlarm();
+          Pump();
+        }
+        break;
+      case kWrite:
+        writing_ = false;
+        if (!ok) stream_.reset();  // the stream is broken: stop producing
+        Pump();
+        break;
+      case kDone:
+        if (context_->IsCancelled()) stream_.reset();  // free it right away
+        Pump();
+        break;
+      case kFinish:
+        break;
+    }
+    if (in_flight_ == 0) pool_->Recycle(this);
+  }
+
+ private:
+  enum : uint8_t { kRequest, kWrite, kFinish, kDone, kWake };
+
+  void Pump() {
+    if (writing_ || finishing_) return;
+    if (stream_ == nullptr) {
+      Finish(grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled"));
+      return;
+    }
+    response_->Clear();
+    grpc::Status status;
+    switch (stream_->Next(&*response_, &status)) {
+      case Step::kWrite:
+        writing_ = true;
+        ++in_flight_;
+        writer_->Write(*response_, MakeTag(this, kWrite));
+        return;
+      case Step::kWait:
+        return;
+      case Step::kFinish:
+        Finish(status);
+        return;
+    }
+  }
+
+  void Finish(const grpc::Status& status) {
+    finishing_ = true;
+    stream_.reset();
+    detached_ = true;
+    if (link_->Detach()) ++in_flight_;  // wait for the pending alarm
+    ++in_flight_;
+    writer_->Finish(status, MakeTag(this, kFinish));
+  }
+
+  CallPool<ServerStreamCall>* const pool_;
+  std::optional<grpc::ServerContext> context_;
+  std::optional<Req> request_;
+  std::optional<Resp> response_;
+  std::optional<grpc::ServerAsyncWriter<Resp>> writer_;
+  std::unique_ptr<ServerStream<Resp>> stream_;
+  std::shared_ptr<WakeLink> link_;
+  int in_flight_ = 0;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool detached_ = false;
+};
+
+}  // namespace cqmux
+
+#endif  // CQMUX_SERVER_ENGINE_SERVER_STREAM_CALL_H_

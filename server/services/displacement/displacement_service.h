@@ -1,0 +1,58 @@
+// my_package.DisplacementService and my_package.RequestStreaming: the
+// displacement tutorials' unary and client-streaming services.
+#ifndef CQMUX_SERVER_SERVICES_DISPLACEMENT_DISPLACEMENT_SERVICE_H_
+#define CQMUX_SERVER_SERVICES_DISPLACEMENT_DISPLACEMENT_SERVICE_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+
+#include <grpcpp/support/status.h>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "request_streaming.pb.h"
+#include "server/engine/call_context.h"
+#include "server/engine/handlers.h"
+#include "unary.pb.h"
+
+namespace cqmux {
+
+class DisplacementService {
+ public:
+  // Euclidean distance between start and end, computed in double from the
+  // exact integer differences (no int32 overflow), returned as float.
+  grpc::Status ComputeDisplacement(const my_package::Displacement& request,
+                                   my_package::DisplacementResponse* response,
+                                   const CallContext& call);
+};
+
+// Tallies of one stream_state call: messages per Status value; values outside
+// the enum (proto3 enums are open) are counted as unrecognized.
+struct StateCounts {
+  std::array<uint64_t, 5> by_status{};
+  uint64_t unrecognized = 0;
+  uint64_t total() const;
+};
+
+class StateStreamService {
+ public:
+  // One sink per call: reads until the client half-closes, keeps only the
+  // counts (constant memory), returns Empty.
+  std::unique_ptr<ClientStreamSink<my_package::Data, my_package::Empty>>
+  OpenStateStream(const CallContext& call);
+
+  // Counts from every finished stream, for tests and logs.
+  StateCounts totals() const;
+
+ private:
+  class Sink;
+  void Add(const StateCounts& counts);
+
+  mutable absl::Mutex mu_;
+  StateCounts totals_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace cqmux
+
+#endif  // CQMUX_SERVER_SERVICES_DISPLACEMENT_DISPLACEMENT_SERVICE_H_

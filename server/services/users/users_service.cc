@@ -1,0 +1,102 @@
+// Users/CreateUser and Users/GetUsers; see users_service.h.
+#include "server/services/users/users_service.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "server/common/log.h"
+
+namespace cqmux {
+namespace {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+}  // namespace
+
+bool IsPlausibleEmail(absl::string_view email) {
+  if (email.empty() || email.size() > kMaxEmailBytes) return false;
+  for (char c : email) {
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
+  }
+  const size_t at = email.find('@');
+  if (at == 0 || at == absl::string_view::npos) return false;
+  const absl::string_view domain = email.substr(at + 1);
+  if (domain.find('@') != absl::string_view::npos) return false;
+  if (domain.find('.') == absl::string_view::npos) return false;
+  for (absl::string_view label : absl::StrSplit(domain, '.')) {
+    if (label.empty()) return false;
+  }
+  return true;
+}
+
+grpc::Status UsersService::CreateUser(const users::CreateUserRequest& request,
+                                      users::CreateUserResult* response,
+                                      const CallContext& call) {
+  Log(LogLevel::kDebug, "CreateUser username=\"%s\" ip=\"%s\" peer=%s",
+      request.username(), call.Metadata("ip"), call.Peer());
+  if (request.username().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "username must not be empty");
+  }
+  if (request.username().size() > kMaxUsernameBytes) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("username is longer than ",
+                                     kMaxUsernameBytes, " bytes"));
+  }
+  if (!request.email().empty() && !IsPlausibleEmail(request.email())) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("malformed email address \"",
+                                     request.email(), "\""));
+  }
+  // Fail fast before paying for the hash; Add() checks again atomically.
+  if (store_.Contains(request.username())) {
+    return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                        absl::StrCat("username \"", request.username(),
+                                     "\" is already taken"));
+  }
+  absl::StatusOr<std::string> hash = hasher_.Hash(request.password());
+  if (!hash.ok()) return ToGrpc(hash.status());
+  absl::StatusOr<uint32_t> id =
+      store_.Add(request.username(), request.email(), *std::move(hash));
+  if (!id.ok()) return ToGrpc(id.status());
+  response->mutable_user()->set_username(request.username());
+  response->mutable_user()->set_user_id(*id);
+  return grpc::Status::OK;
+}
+
+std::unique_ptr<ServerStream<users::GetUsersResult>> UsersService::GetUsers(
+    const users::GetUsersRequest& request, const CallContext& /*call*/,
+    Waker /*waker*/) {
+  using Step = ServerStream<users::GetUsersResult>::Step;
+  // The request outlives the stream (both belong to the call), so the stream
+  // walks it in place.
+  return std::make_unique<FunctionStream<users::GetUsersResult>>(
+      [this, &request, next = 0](users::GetUsersResult* out,
+                                 grpc::Status* status) mutable {
+        if (next == request.user_size()) return Step::kFinish;
+        const users::User& wanted = request.user(next++);
+        std::optional<UserRecord> found =
+            wanted.username().empty() ? store_.FindById(wanted.user_id())
+                                      : store_.FindByName(wanted.username());
+        if (!found) {
+          *status = grpc::Status(
+              grpc::StatusCode::NOT_FOUND,
+              wanted.username().empty()
+                  ? absl::StrCat("No user with id ", wanted.user_id(),
+                                 " was found")
+                  : absl::StrCat("No user with username \"", wanted.username(),
+                                 "\" was found"));
+          return Step::kFinish;
+        }
+        out->mutable_user()->set_username(found->username);
+        out->mutable_user()->set_user_id(found->user_id);
+        return Step::kWrite;
+      });
+}
+
+}  // namespace cqmux
