@@ -12,7 +12,6 @@
 #include "server/app/flags.h"
 #include "server/app/server_app.h"
 #include "server/common/log.h"
-#include "server/outliers/outliers.h"
 
 int main(int argc, char** argv) {
   // Debian builds abseil without NDEBUG, which turns on absl::Mutex deadlock
@@ -46,7 +45,7 @@ int main(int argc, char** argv) {
              absl::StrJoin(config.engine.listen, " "),
              absl::StrJoin(engine.ports(), " "), engine.num_queues(),
              config.engine.pin_threads ? " (pinned)" : "",
-             cqmux::outliers::ActiveTargetName(),
+             cqmux::OutliersService::SimdTarget(),
              absl::StrJoin(engine.service_names(), " "));
 
   int signal_number = 0;

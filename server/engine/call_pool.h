@@ -37,7 +37,15 @@ class CallPool final : public CallPoolBase {
     if (!queue_->IfAccepting([call] { call->Request(); })) Recycle(call);
   }
 
-  // The call has nothing in flight any more.
+  // A posted request matched a call.
+  void Started() { queue_->CallStarted(); }
+  // A started call has nothing in flight any more.
+  void Ended(Call* call) {
+    queue_->CallEnded();
+    Recycle(call);
+  }
+
+  // A call object with nothing in flight (never started, or ended).
   void Recycle(Call* call) {
     if (idle_.size() < max_idle_) {
       call->Reset();

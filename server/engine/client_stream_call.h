@@ -63,6 +63,8 @@ class ClientStreamCall final : public EventHandler {
       case kRequest:
         if (!ok) break;  // shutting down; the done tag will never come
         ++in_flight_;    // the done notification is armed now
+        started_ = true;
+        pool_->Started();
         pool_->PostRequest();
         sink_ = pool_->spec().handler(CallContext(&*context_));
         Read();
@@ -84,7 +86,14 @@ class ClientStreamCall final : public EventHandler {
       case kFinish:
         break;
     }
-    if (in_flight_ == 0) pool_->Recycle(this);
+    if (in_flight_ == 0) {
+      if (started_) {
+        started_ = false;
+        pool_->Ended(this);
+      } else {
+        pool_->Recycle(this);
+      }
+    }
   }
 
  private:
@@ -113,6 +122,7 @@ class ClientStreamCall final : public EventHandler {
   std::optional<grpc::ServerAsyncReader<Resp, Req>> reader_;
   std::unique_ptr<ClientStreamSink<Req, Resp>> sink_;
   int in_flight_ = 0;
+  bool started_ = false;
 };
 
 }  // namespace cqmux

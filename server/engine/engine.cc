@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/common/log.h"
 
@@ -152,6 +153,12 @@ absl::Status Engine::Start() {
   return absl::OkStatus();
 }
 
+int64_t Engine::active_calls() const {
+  int64_t total = 0;
+  for (const auto& queue : queues_) total += queue->active_calls();
+  return total;
+}
+
 void Engine::Shutdown() {
   std::lock_guard<std::mutex> lock(shutdown_mu_);
   if (!started_ || stopped_) return;
@@ -162,7 +169,24 @@ void Engine::Shutdown() {
   }
   for (auto& queue : queues_) queue->StopAccepting();
   for (auto& hook : shutdown_hooks_) hook();
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+  // Server::Shutdown also waits for every connection to close, and an idle
+  // client may not read its socket for seconds (gRPC clients poll idle
+  // channels every 5 s), which would hold the exit for the whole grace
+  // period. Once every call of ours has ended there is nothing left to wait
+  // for: disconnect whoever is still connected.
+  const absl::Time deadline = absl::Now() + options_.shutdown_grace;
+  absl::Notification server_down;
+  std::thread reaper([this, &server_down] {
+    while (!server_down.WaitForNotificationWithTimeout(absl::Milliseconds(5))) {
+      if (active_calls() == 0) {
+        grpc_server_cancel_all_calls(server_->c_server());
+        return;
+      }
+    }
+  });
+  server_->Shutdown(absl::ToChronoTime(deadline));
+  server_down.Notify();
+  reaper.join();
   // Slow handlers still running wake their calls through alarms: let them
   // finish while the queues are open.
   if (blocking_pool_ != nullptr) blocking_pool_->Drain();

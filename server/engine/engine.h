@@ -132,6 +132,8 @@ class Engine {
   int num_queues() const { return static_cast<int>(queues_.size()); }
   const EngineOptions& options() const { return options_; }
   std::vector<std::string> service_names() const;
+  // Calls being served right now, over all queues (approximate while busy).
+  int64_t active_calls() const;
 
   // Graceful shutdown: health NOT_SERVING, no new calls, in-flight calls get
   // the grace period and are then cancelled; every queue is drained and every

@@ -4,6 +4,8 @@
 #ifndef CQMUX_SERVER_ENGINE_QUEUE_H_
 #define CQMUX_SERVER_ENGINE_QUEUE_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -63,12 +65,27 @@ class Queue {
   // Polls until the queue is shut down and drained. Called by its one thread.
   void Run();
 
+  // Calls that arrived on this queue and have not ended yet. Only the queue's
+  // thread writes it (no atomic read-modify-write on the hot path); shutdown
+  // reads it from another thread.
+  void CallStarted() { AddActive(1); }
+  void CallEnded() { AddActive(-1); }
+  int64_t active_calls() const {
+    return active_.load(std::memory_order_relaxed);
+  }
+
  private:
+  void AddActive(int64_t delta) {
+    active_.store(active_.load(std::memory_order_relaxed) + delta,
+                  std::memory_order_relaxed);
+  }
+
   const int index_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
   std::mutex mu_;
   bool accepting_ = true;
   bool open_ = true;
+  std::atomic<int64_t> active_{0};
   // Destroyed after the queue is drained, when no call is in flight.
   std::vector<std::unique_ptr<CallPoolBase>> pools_;
 };

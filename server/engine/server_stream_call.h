@@ -70,6 +70,8 @@ class ServerStreamCall final : public EventHandler {
       case kRequest:
         if (!ok) break;  // shutting down; the done tag will never come
         ++in_flight_;    // the done notification is armed now
+        started_ = true;
+        pool_->Started();
         pool_->PostRequest();
         link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
         stream_ = pool_->spec().handler(*request_, CallContext(&*context_),
@@ -94,7 +96,14 @@ class ServerStreamCall final : public EventHandler {
       case kFinish:
         break;
     }
-    if (in_flight_ == 0) pool_->Recycle(this);
+    if (in_flight_ == 0) {
+      if (started_) {
+        started_ = false;
+        pool_->Ended(this);
+      } else {
+        pool_->Recycle(this);
+      }
+    }
   }
 
  private:
@@ -139,6 +148,7 @@ class ServerStreamCall final : public EventHandler {
   std::unique_ptr<ServerStream<Resp>> stream_;
   std::shared_ptr<WakeLink> link_;
   int in_flight_ = 0;
+  bool started_ = false;
   bool writing_ = false;
   bool finishing_ = false;
   bool detached_ = false;

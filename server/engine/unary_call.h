@@ -66,6 +66,7 @@ class UnaryCall final : public EventHandler {
           pool_->Recycle(this);
           return;
         }
+        pool_->Started();
         pool_->PostRequest();
         if (pool_->spec().blocking == nullptr) {
           Finish(pool_->spec().handler(*request_, &*response_,
@@ -81,7 +82,7 @@ class UnaryCall final : public EventHandler {
         Finish(status_);
         return;
       case kFinish:
-        pool_->Recycle(this);
+        pool_->Ended(this);
         return;
     }
   }

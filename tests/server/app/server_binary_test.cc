@@ -1,0 +1,239 @@
+// Process-level tests of the real cqmux-server binary: startup log, --help,
+// bad flags, server reflection (list and describe every service), and a
+// SIGTERM with a watch in flight that ends cleanly with exit code 0.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <google/protobuf/descriptor.pb.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "books.grpc.pb.h"
+#include "defs.grpc.pb.h"
+#include "health.grpc.pb.h"
+#include "reflection.grpc.pb.h"
+
+extern char** environ;
+
+namespace cqmux {
+namespace {
+
+using ::testing::HasSubstr;
+namespace reflection = grpc::reflection::v1alpha;
+
+// A child process whose stderr (and stdout) we read line by line.
+class Child {
+ public:
+  explicit Child(std::vector<std::string> args) {
+    int fds[2];
+    EXPECT_EQ(pipe(fds), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+    posix_spawn_file_actions_addclose(&actions, fds[0]);
+    args.insert(args.begin(), CQMUX_SERVER_BINARY);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    EXPECT_EQ(posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]);
+    out_ = fdopen(fds[0], "r");
+  }
+  ~Child() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      Wait();
+    }
+    if (out_ != nullptr) fclose(out_);
+  }
+
+  // The next line of output, or "" at EOF.
+  std::string ReadLine() {
+    char buffer[4096];
+    if (fgets(buffer, sizeof(buffer), out_) == nullptr) return "";
+    std::string line = buffer;
+    output_ += line;
+    return line;
+  }
+  std::string ReadAll() {
+    while (!ReadLine().empty()) {
+    }
+    return output_;
+  }
+  void Signal(int sig) { kill(pid_, sig); }
+  // The exit code, or 128 + signal.
+  int Wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    reaped_ = true;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  FILE* out_ = nullptr;
+  std::string output_;
+};
+
+// Starts the server on an ephemeral port and returns the port it logged.
+int StartAndGetPort(Child& child) {
+  for (std::string line = child.ReadLine(); !line.empty(); line = child.ReadLine()) {
+    const size_t at = line.find("(ports ");
+    if (at == std::string::npos) continue;
+    int port = 0;
+    std::string digits = line.substr(at + 7, line.find_first_of(" )", at + 7) - at - 7);
+    EXPECT_TRUE(absl::SimpleAtoi(digits, &port)) << line;
+    return port;
+  }
+  ADD_FAILURE() << "no startup line";
+  return 0;
+}
+
+std::unique_ptr<grpc::ClientContext> Deadline() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  return context;
+}
+
+TEST(ServerBinaryTest, HelpExplainsEveryFlag) {
+  Child child({"--help"});
+  const std::string help = child.ReadAll();
+  EXPECT_EQ(child.Wait(), 0);
+  for (const char* flag :
+       {"--listen", "--threads", "--pin-threads", "--requests-per-queue",
+        "--shutdown-grace", "--max-message-bytes", "--blocking-threads",
+        "--blocking-queue", "--password-hash", "--max-users", "--seed-books",
+        "--watch-backlog", "--max-books", "--log-level"}) {
+    EXPECT_THAT(help, HasSubstr(absl::StrCat("  ", flag, " (default: "))) << flag;
+  }
+}
+
+TEST(ServerBinaryTest, BadFlagsExitWithAnError) {
+  {
+    Child child({"--no-such-flag=1"});
+    EXPECT_THAT(child.ReadAll(), HasSubstr("Unknown command line flag"));
+    EXPECT_EQ(child.Wait(), 1);
+  }
+  {
+    Child child({"--threads=-3"});
+    EXPECT_THAT(child.ReadAll(), HasSubstr("--threads must be"));
+    EXPECT_EQ(child.Wait(), 1);
+  }
+  {
+    Child child({"--listen=127.0.0.1:0", "--password-hash=fast"});
+    EXPECT_THAT(child.ReadAll(), HasSubstr("unknown password hash profile"));
+    EXPECT_EQ(child.Wait(), 1);
+  }
+}
+
+TEST(ServerBinaryTest, PortInUseExitsWithAClearError) {
+  Child first({"--listen=127.0.0.1:0", "--threads=1"});
+  const int port = StartAndGetPort(first);
+  Child second({absl::StrCat("--listen=127.0.0.1:", port), "--threads=1"});
+  EXPECT_THAT(second.ReadAll(), HasSubstr("could not"));
+  EXPECT_EQ(second.Wait(), 1);
+  first.Signal(SIGTERM);
+  EXPECT_EQ(first.Wait(), 0);
+}
+
+TEST(ServerBinaryTest, ReflectionListsAndDescribesEveryService) {
+  Child child({"--listen=127.0.0.1:0", "--threads=1"});
+  const int port = StartAndGetPort(child);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  auto stub = reflection::ServerReflection::NewStub(channel);
+  auto context = Deadline();
+  auto stream = stub->ServerReflectionInfo(context.get());
+
+  reflection::ServerReflectionRequest request;
+  request.set_list_services("");
+  ASSERT_TRUE(stream->Write(request));
+  reflection::ServerReflectionResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  std::set<std::string> services;
+  for (const auto& s : response.list_services_response().service()) services.insert(s.name());
+  const std::vector<std::string> ours = {
+      "rpc.Fetch", "Users", "books.BookService", "my_package.DisplacementService",
+      "my_package.RequestStreaming", "pb.Outliers", "grpc.health.v1.Health"};
+  for (const std::string& name : ours) EXPECT_EQ(services.count(name), 1u) << name;
+
+  // Describe: the file defining each service, with its methods.
+  for (const std::string& name : ours) {
+    if (name == "grpc.health.v1.Health") continue;
+    request.set_file_containing_symbol(name);
+    ASSERT_TRUE(stream->Write(request));
+    ASSERT_TRUE(stream->Read(&response));
+    ASSERT_TRUE(response.has_file_descriptor_response()) << name << ": " << response.ShortDebugString();
+    bool found = false;
+    for (const std::string& bytes : response.file_descriptor_response().file_descriptor_proto()) {
+      google::protobuf::FileDescriptorProto file;
+      ASSERT_TRUE(file.ParseFromString(bytes));
+      for (const auto& service : file.service()) {
+        const std::string full =
+            file.package().empty() ? service.name() : file.package() + "." + service.name();
+        if (full == name) found = service.method_size() > 0;
+      }
+    }
+    EXPECT_TRUE(found) << name;
+  }
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  child.Signal(SIGTERM);
+  EXPECT_EQ(child.Wait(), 0);
+}
+
+TEST(ServerBinaryTest, SigtermDrainsInFlightCallsAndExitsZero) {
+  Child child({"--listen=127.0.0.1:0", "--threads=2", "--shutdown-grace=5s"});
+  const int port = StartAndGetPort(child);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  auto books_stub = books::BookService::NewStub(channel);
+  auto watch_context = Deadline();
+  auto watch = books_stub->Watch(watch_context.get(), books::Empty());
+  // The watch is accepted once an insert reaches it.
+  books::Book book;
+  book.set_id(9);
+  book.set_title("t");
+  book.set_author("a");
+  books::Empty empty;
+  auto context = Deadline();
+  ASSERT_TRUE(books_stub->Insert(context.get(), book, &empty).ok());
+  books::Book seen;
+  ASSERT_TRUE(watch->Read(&seen));
+  EXPECT_EQ(seen.id(), 9);
+
+  auto health = grpc::health::v1::Health::NewStub(channel);
+  grpc::health::v1::HealthCheckRequest check;
+  grpc::health::v1::HealthCheckResponse status;
+  context = Deadline();
+  ASSERT_TRUE(health->Check(context.get(), check, &status).ok());
+  EXPECT_EQ(status.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+
+  child.Signal(SIGTERM);
+  EXPECT_FALSE(watch->Read(&seen));
+  grpc::Status end = watch->Finish();
+  EXPECT_TRUE(end.ok() || end.error_code() == grpc::StatusCode::UNAVAILABLE)
+      << end.error_code() << " " << end.error_message();
+  EXPECT_EQ(child.Wait(), 0);
+  EXPECT_THAT(child.ReadAll(), HasSubstr("shutdown complete"));
+}
+
+}  // namespace
+}  // namespace cqmux
