@@ -45,6 +45,12 @@ ABSL_FLAG(int, blocking_threads, 2,
 ABSL_FLAG(int, blocking_queue, 256,
           "Slow requests that may wait for a worker; beyond that CreateUser "
           "fails fast with RESOURCE_EXHAUSTED instead of queueing without bound.");
+ABSL_FLAG(bool, coalesce_writes, false,
+          "Send the responses of each batch of completion-queue events as one "
+          "socket write per connection instead of one per response (fewer "
+          "syscalls for many small calls; see BENCHMARKS.md). Buffers are "
+          "bounded (64 KiB per connection) and flushed before a queue thread "
+          "can block.");
 ABSL_FLAG(std::string, password_hash, "interactive",
           "libsodium crypto_pwhash (Argon2id) cost profile for stored "
           "passwords: interactive (~64 MiB and tens of ms per hash), moderate, "
@@ -178,6 +184,7 @@ ServerConfig ParseServerFlags(int argc, char** argv) {
   if (config.engine.blocking_threads < 1) Fail("--blocking-threads must be at least 1");
   config.engine.blocking_queue = absl::GetFlag(FLAGS_blocking_queue);
   if (config.engine.blocking_queue < 1) Fail("--blocking-queue must be at least 1");
+  config.engine.coalesce_writes = absl::GetFlag(FLAGS_coalesce_writes);
   config.password_hash = absl::GetFlag(FLAGS_password_hash);
   const int64_t max_users = absl::GetFlag(FLAGS_max_users);
   if (max_users < 1) Fail("--max-users must be at least 1");

@@ -15,6 +15,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "server/common/log.h"
+#include "server/engine/write_coalescer.h"
 
 namespace cqmux {
 namespace {
@@ -80,6 +81,7 @@ absl::Status Engine::Start() {
   if (options_.listen.empty()) {
     return absl::InvalidArgumentError("no address to listen on");
   }
+  if (options_.coalesce_writes) coalesce::SetEnabled(true);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 

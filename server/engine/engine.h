@@ -42,6 +42,9 @@ struct EngineOptions {
   int max_message_bytes = 64 << 20;
   int blocking_threads = 2;
   int blocking_queue = 256;
+  // Send the socket writes of each drained batch of events as one write per
+  // connection (see write_coalescer.h). Process-wide once any engine sets it.
+  bool coalesce_writes = false;
 };
 
 // A method's call template, instantiated on every queue at Start().

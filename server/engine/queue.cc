@@ -3,7 +3,10 @@
 
 #include <utility>
 
+#include <grpc/support/time.h>
+
 #include "server/engine/event.h"
+#include "server/engine/write_coalescer.h"
 
 namespace cqmux {
 
@@ -34,9 +37,44 @@ void Queue::Close() {
 }
 
 void Queue::Run() {
+  if (coalesce::Enabled()) {
+    RunBatched();
+    return;
+  }
   void* tag = nullptr;
   bool ok = false;
   while (cq_->Next(&tag, &ok)) DispatchTag(tag, ok);
+}
+
+void Queue::RunBatched() {
+  void* tag = nullptr;
+  bool ok = false;
+  const gpr_timespec now = gpr_time_0(GPR_CLOCK_MONOTONIC);
+  while (cq_->Next(&tag, &ok)) {
+    coalesce::Batch batch;
+    DispatchTag(tag, ok);
+    for (int n = 1; n < kMaxBatchEvents; ++n) {
+      if (cq_->AsyncNext(&tag, &ok, now) != grpc::CompletionQueue::GOT_EVENT) break;
+      DispatchTag(tag, ok);
+    }
+    // Flushed before this thread can block in Next() again.
+    if (batch.Flush()) ArmFlushRetry();
+  }
+}
+
+void Queue::ArmFlushRetry() {
+  if (flush_retry_armed_) return;
+  flush_retry_armed_ = IfOpen([this] {
+    flush_retry_.Set(cq_.get(),
+                     gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                  gpr_time_from_millis(1, GPR_TIMESPAN)),
+                     MakeTag(this, 0));
+  });
+}
+
+void Queue::OnEvent(uint8_t /*event*/, bool /*ok*/) {
+  flush_retry_armed_ = false;
+  if (coalesce::RetryPending()) ArmFlushRetry();
 }
 
 }  // namespace cqmux

@@ -10,7 +10,10 @@
 #include <mutex>
 #include <vector>
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/completion_queue.h>
+
+#include "server/engine/event.h"
 
 namespace cqmux {
 
@@ -22,7 +25,7 @@ class CallPoolBase {
   virtual void PostRequest() = 0;
 };
 
-class Queue {
+class Queue final : public EventHandler {
  public:
   Queue(int index, std::unique_ptr<grpc::ServerCompletionQueue> cq);
   Queue(const Queue&) = delete;
@@ -63,7 +66,15 @@ class Queue {
   void Close();
 
   // Polls until the queue is shut down and drained. Called by its one thread.
+  // With write coalescing on, events are handled in batches (one blocking
+  // Next, then whatever is ready without blocking, up to kMaxBatchEvents) and
+  // the batch's socket writes are sent when it ends.
   void Run();
+
+  static constexpr int kMaxBatchEvents = 64;
+
+  // The coalescer's retry alarm (sockets that were full at flush time).
+  void OnEvent(uint8_t event, bool ok) override;
 
   // Calls that arrived on this queue and have not ended yet. Only the queue's
   // thread writes it (no atomic read-modify-write on the hot path); shutdown
@@ -75,6 +86,9 @@ class Queue {
   }
 
  private:
+  void RunBatched();
+  void ArmFlushRetry();
+
   void AddActive(int64_t delta) {
     active_.store(active_.load(std::memory_order_relaxed) + delta,
                   std::memory_order_relaxed);
@@ -86,6 +100,8 @@ class Queue {
   bool accepting_ = true;
   bool open_ = true;
   std::atomic<int64_t> active_{0};
+  grpc::Alarm flush_retry_;
+  bool flush_retry_armed_ = false;  // queue thread only
   // Destroyed after the queue is drained, when no call is in flight.
   std::vector<std::unique_ptr<CallPoolBase>> pools_;
 };

@@ -48,7 +48,7 @@ class ServerStreamCall final : public EventHandler {
     writer_.emplace(&*context_);
     context_->AsyncNotifyWhenDone(MakeTag(this, kDone));
     in_flight_ = 1;
-    writing_ = finishing_ = detached_ = false;
+    writing_ = finishing_ = detached_ = headers_sent_ = false;
     grpc::ServerCompletionQueue* cq = pool_->queue()->cq();
     (spec.service->*spec.request)(&*context_, &*request_, &*writer_, cq, cq,
                                   MakeTag(this, kRequest));
@@ -120,10 +120,19 @@ class ServerStreamCall final : public EventHandler {
     switch (stream_->Next(&*response_, &status)) {
       case Step::kWrite:
         writing_ = true;
+        headers_sent_ = true;
         ++in_flight_;
         writer_->Write(*response_, MakeTag(this, kWrite));
         return;
       case Step::kWait:
+        // A stream that has to wait (a watch) tells the client it is live by
+        // sending its headers now; this counts as the one write in flight.
+        if (!headers_sent_) {
+          writing_ = true;
+          headers_sent_ = true;
+          ++in_flight_;
+          writer_->SendInitialMetadata(MakeTag(this, kWrite));
+        }
         return;
       case Step::kFinish:
         Finish(status);
@@ -152,6 +161,7 @@ class ServerStreamCall final : public EventHandler {
   bool writing_ = false;
   bool finishing_ = false;
   bool detached_ = false;
+  bool headers_sent_ = false;
 };
 
 }  // namespace cqmux

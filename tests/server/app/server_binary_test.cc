@@ -120,7 +120,7 @@ TEST(ServerBinaryTest, HelpExplainsEveryFlag) {
        {"--listen", "--threads", "--pin-threads", "--requests-per-queue",
         "--shutdown-grace", "--max-message-bytes", "--blocking-threads",
         "--blocking-queue", "--password-hash", "--max-users", "--seed-books",
-        "--watch-backlog", "--max-books", "--log-level"}) {
+        "--watch-backlog", "--max-books", "--log-level", "--coalesce-writes"}) {
     EXPECT_THAT(help, HasSubstr(absl::StrCat("  ", flag, " (default: "))) << flag;
   }
 }

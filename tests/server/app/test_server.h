@@ -3,6 +3,7 @@
 #ifndef CQMUX_TESTS_SERVER_APP_TEST_SERVER_H_
 #define CQMUX_TESTS_SERVER_APP_TEST_SERVER_H_
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,8 @@ inline ServerConfig TestConfig() {
   config.engine.shutdown_grace = absl::Seconds(2);
   config.password_hash = "min";
   config.log_level = LogLevel::kWarning;
+  // The whole suite also runs with write coalescing on (see CMakeLists.txt).
+  config.engine.coalesce_writes = std::getenv("CQMUX_TEST_COALESCE_WRITES") != nullptr;
   return config;
 }
 

@@ -5,6 +5,7 @@
 #include "server/engine/engine.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <set>
 #include <string>
@@ -129,6 +130,7 @@ class EngineTest : public ::testing::Test {
     options.shutdown_grace = absl::Milliseconds(500);
     options.blocking_threads = blocking_threads;
     options.blocking_queue = blocking_queue;
+    options.coalesce_writes = std::getenv("CQMUX_TEST_COALESCE_WRITES") != nullptr;
     engine_ = std::make_unique<Engine>(options);
     Observed* obs = &obs_;
 

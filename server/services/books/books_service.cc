@@ -1,0 +1,136 @@
+// books.BookService: validation, the store, and Watch streams over the hub;
+// see books_service.h.
+#include "server/services/books/books_service.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace cqmux {
+namespace {
+
+using Hub = WatchHub<books::Book>;
+using Step = ServerStream<books::Book>::Step;
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+grpc::Status InvalidArgument(std::string message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
+}
+
+grpc::Status ValidateBook(const books::Book& book) {
+  if (book.title().empty()) return InvalidArgument("title must not be empty");
+  if (book.author().empty()) return InvalidArgument("author must not be empty");
+  if (book.title().size() > kMaxBookTitleBytes) {
+    return InvalidArgument(
+        absl::StrCat("title is longer than ", kMaxBookTitleBytes, " bytes"));
+  }
+  if (book.author().size() > kMaxBookAuthorBytes) {
+    return InvalidArgument(
+        absl::StrCat("author is longer than ", kMaxBookAuthorBytes, " bytes"));
+  }
+  return grpc::Status::OK;
+}
+
+// One Watch call: a hub cursor, pulled by the engine one write at a time.
+// Destroying it (the engine does as soon as the call ends or is cancelled)
+// unsubscribes.
+class WatchStream final : public ServerStream<books::Book> {
+ public:
+  WatchStream(Hub* hub, Waker waker) : watcher_(hub, std::move(waker)) {}
+
+  Step Next(books::Book* message, grpc::Status* status) override {
+    std::shared_ptr<const books::Book> book;
+    switch (watcher_.Next(&book)) {
+      case Hub::Poll::kItem:
+        *message = *book;  // copied outside the hub's lock
+        return Step::kWrite;
+      case Hub::Poll::kWait:
+        return Step::kWait;
+      case Hub::Poll::kLagged:
+        *status = grpc::Status(
+            grpc::StatusCode::RESOURCE_EXHAUSTED,
+            absl::StrCat("watcher fell more than ", watcher_.hub()->backlog(),
+                         " books behind; re-subscribe (--watch-backlog)"));
+        return Step::kFinish;
+      case Hub::Poll::kClosed:
+        *status = grpc::Status::OK;
+        return Step::kFinish;
+    }
+    return Step::kFinish;
+  }
+
+ private:
+  Hub::Watcher watcher_;
+};
+
+}  // namespace
+
+BooksService::BooksService(BooksOptions options)
+    : store_(std::make_unique<InMemoryBookStore>(options.max_books)),
+      hub_(options.watch_backlog) {
+  if (options.seed_books) {
+    books::Book tale;
+    tale.set_id(123);
+    tale.set_title("A Tale of Two Cities");
+    tale.set_author("Charles Dickens");
+    // Nobody can be watching yet: the hook has nothing to publish to.
+    store_->Insert(tale, [] {}).IgnoreError();
+  }
+}
+
+BooksService::~BooksService() = default;
+
+grpc::Status BooksService::List(const books::Empty& /*request*/,
+                                books::BookList* response,
+                                const CallContext& /*call*/) {
+  store_->List(response);
+  return grpc::Status::OK;
+}
+
+grpc::Status BooksService::Insert(const books::Book& request,
+                                  books::Empty* /*response*/,
+                                  const CallContext& /*call*/) {
+  if (grpc::Status invalid = ValidateBook(request); !invalid.ok()) {
+    return invalid;
+  }
+  // Built outside the store's lock; only the known fields reach watchers.
+  auto published = std::make_shared<books::Book>();
+  published->set_id(request.id());
+  published->set_title(request.title());
+  published->set_author(request.author());
+  std::shared_ptr<const books::Book> evicted;
+  absl::Status inserted = store_->Insert(
+      *published, [&] { evicted = hub_.Append(published); });
+  if (!inserted.ok()) return ToGrpc(inserted);
+  hub_.WakeParked();
+  return grpc::Status::OK;
+}
+
+grpc::Status BooksService::Get(const books::BookIdRequest& request,
+                               books::Book* response,
+                               const CallContext& /*call*/) {
+  return ToGrpc(store_->Get(request.id(), response));
+}
+
+grpc::Status BooksService::Delete(const books::BookIdRequest& request,
+                                  books::Empty* /*response*/,
+                                  const CallContext& /*call*/) {
+  return ToGrpc(store_->Delete(request.id()));
+}
+
+std::unique_ptr<ServerStream<books::Book>> BooksService::Watch(
+    const books::Empty& /*request*/, const CallContext& /*call*/,
+    Waker waker) {
+  return std::make_unique<WatchStream>(&hub_, std::move(waker));
+}
+
+void BooksService::Close() { hub_.Close(); }
+
+size_t BooksService::watcher_count() const { return hub_.watcher_count(); }
+
+}  // namespace cqmux

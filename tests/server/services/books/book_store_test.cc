@@ -1,0 +1,213 @@
+// InMemoryBookStore: CRUD, the insertion-order contract, capacity, and
+// concurrent readers and writers.
+#include "server/services/books/book_store.h"
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace cqmux {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::ElementsAreArray;
+
+books::Book MakeBook(int32_t id) {
+  books::Book book;
+  book.set_id(id);
+  book.set_title(absl::StrCat("Title ", id));
+  book.set_author(absl::StrCat("Author ", id));
+  return book;
+}
+
+std::vector<int32_t> ListedIds(const BookStore& store) {
+  books::BookList list;
+  store.List(&list);
+  std::vector<int32_t> ids;
+  for (const books::Book& book : list.books()) ids.push_back(book.id());
+  return ids;
+}
+
+absl::Status InsertQuietly(BookStore& store, int32_t id) {
+  return store.Insert(MakeBook(id), [] {});
+}
+
+TEST(InMemoryBookStoreTest, InsertThenGetReturnsTheBook) {
+  InMemoryBookStore store(10);
+  ASSERT_TRUE(InsertQuietly(store, 7).ok());
+  books::Book got;
+  ASSERT_TRUE(store.Get(7, &got).ok());
+  EXPECT_EQ(got.id(), 7);
+  EXPECT_EQ(got.title(), "Title 7");
+  EXPECT_EQ(got.author(), "Author 7");
+  EXPECT_EQ(store.size(), 1u);
+}
+
+TEST(InMemoryBookStoreTest, UnknownIdIsNotFoundWithTheTutorialsWording) {
+  InMemoryBookStore store(10);
+  books::Book got;
+  absl::Status get = store.Get(42, &got);
+  EXPECT_EQ(get.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(get.message(), "No book with id 42 was found");
+  absl::Status del = store.Delete(-3);
+  EXPECT_EQ(del.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(del.message(), "No book with id -3 was found");
+}
+
+TEST(InMemoryBookStoreTest, DeleteRemovesAndASecondDeleteIsNotFound) {
+  InMemoryBookStore store(10);
+  ASSERT_TRUE(InsertQuietly(store, 1).ok());
+  ASSERT_TRUE(InsertQuietly(store, 2).ok());
+  EXPECT_TRUE(store.Delete(1).ok());
+  EXPECT_EQ(store.Delete(1).code(), absl::StatusCode::kNotFound);
+  books::Book got;
+  EXPECT_EQ(store.Get(1, &got).code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(ListedIds(store), ElementsAre(2));
+}
+
+TEST(InMemoryBookStoreTest, DuplicateIdIsAlreadyExistsAndSkipsTheHook) {
+  InMemoryBookStore store(10);
+  ASSERT_TRUE(InsertQuietly(store, 5).ok());
+  int hooks = 0;
+  books::Book other = MakeBook(5);
+  other.set_title("Another title");
+  absl::Status status = store.Insert(other, [&] { ++hooks; });
+  EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(hooks, 0);
+  books::Book got;
+  ASSERT_TRUE(store.Get(5, &got).ok());
+  EXPECT_EQ(got.title(), "Title 5");  // the original is untouched
+}
+
+TEST(InMemoryBookStoreTest, FullStoreIsResourceExhaustedUntilADelete) {
+  InMemoryBookStore store(2);
+  ASSERT_TRUE(InsertQuietly(store, 1).ok());
+  ASSERT_TRUE(InsertQuietly(store, 2).ok());
+  EXPECT_EQ(InsertQuietly(store, 3).code(),
+            absl::StatusCode::kResourceExhausted);
+  ASSERT_TRUE(store.Delete(1).ok());
+  EXPECT_TRUE(InsertQuietly(store, 3).ok());
+  EXPECT_EQ(store.size(), 2u);
+}
+
+TEST(InMemoryBookStoreTest, ListIsInInsertionOrderNotIdOrder) {
+  InMemoryBookStore store(100);
+  for (int32_t id : {50, -1, 7, 1000, 0}) ASSERT_TRUE(InsertQuietly(store, id).ok());
+  EXPECT_THAT(ListedIds(store), ElementsAre(50, -1, 7, 1000, 0));
+  // Deleting from the middle keeps the others' order; a re-inserted id is
+  // the newest book.
+  ASSERT_TRUE(store.Delete(7).ok());
+  ASSERT_TRUE(store.Delete(50).ok());
+  ASSERT_TRUE(InsertQuietly(store, 50).ok());
+  EXPECT_THAT(ListedIds(store), ElementsAre(-1, 1000, 0, 50));
+}
+
+TEST(InMemoryBookStoreTest, ListAppendsToWhatIsAlreadyThere) {
+  InMemoryBookStore store(10);
+  ASSERT_TRUE(InsertQuietly(store, 1).ok());
+  books::BookList list;
+  *list.add_books() = MakeBook(99);
+  store.List(&list);
+  ASSERT_EQ(list.books_size(), 2);
+  EXPECT_EQ(list.books(0).id(), 99);
+  EXPECT_EQ(list.books(1).id(), 1);
+}
+
+// The contract the Watch hub relies on: commit hooks run one at a time, in
+// exactly the order List() reports, even when inserts race.
+TEST(InMemoryBookStoreTest, ConcurrentInsertHooksRunInListOrder) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 250;
+  InMemoryBookStore store(kThreads * kPerThread);
+  std::vector<int32_t> hook_order;  // only touched by hooks
+  std::atomic<int> hooks_inside{0};
+  std::atomic<bool> overlapped{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const int32_t id = t * kPerThread + i;
+        ASSERT_TRUE(store
+                        .Insert(MakeBook(id),
+                                [&] {
+                                  if (hooks_inside.fetch_add(1) != 0) {
+                                    overlapped = true;
+                                  }
+                                  hook_order.push_back(id);
+                                  hooks_inside.fetch_sub(1);
+                                })
+                        .ok());
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_FALSE(overlapped);
+  ASSERT_EQ(hook_order.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_THAT(ListedIds(store), ElementsAreArray(hook_order));
+}
+
+// Readers (Get/List/size) run against writers inserting and deleting; every
+// read sees a consistent book and List() stays in insertion order.
+TEST(InMemoryBookStoreTest, ConcurrentReadersAndWritersStayConsistent) {
+  constexpr int kWriters = 4;
+  constexpr int kReaders = 4;
+  constexpr int kPerWriter = 400;
+  InMemoryBookStore store(kWriters * kPerWriter);
+  std::atomic<int> writers_left{kWriters};
+  std::atomic<int> bad_reads{0};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < kPerWriter; ++i) {
+        const int32_t id = w * kPerWriter + i;
+        EXPECT_TRUE(InsertQuietly(store, id).ok());
+        if (i % 2 == 1) {
+          EXPECT_TRUE(store.Delete(id - 1).ok());
+        }
+      }
+      writers_left.fetch_sub(1);
+    });
+  }
+  for (int r = 0; r < kReaders; ++r) {
+    threads.emplace_back([&, r] {
+      // Bounded: at least a few rounds, at most until the writers finish
+      // (plus one final round) or 10,000 rounds.
+      for (int round = 0; round < 10000; ++round) {
+        const bool last = writers_left.load() == 0;
+        books::Book got;
+        const int32_t id = (round * 7 + r) % (kWriters * kPerWriter);
+        if (store.Get(id, &got).ok() &&
+            (got.id() != id || got.title() != absl::StrCat("Title ", id))) {
+          ++bad_reads;
+        }
+        books::BookList list;
+        store.List(&list);
+        // Each writer's surviving ids are increasing in insertion order.
+        std::vector<int32_t> last_by_writer(kWriters, -1);
+        for (const books::Book& book : list.books()) {
+          const int writer = book.id() / kPerWriter;
+          if (book.id() <= last_by_writer[writer] ||
+              book.author() != absl::StrCat("Author ", book.id())) {
+            ++bad_reads;
+          }
+          last_by_writer[writer] = book.id();
+        }
+        if (last) break;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(bad_reads.load(), 0);
+  // Every writer deleted each even id after inserting the next odd one.
+  std::vector<int32_t> survivors = ListedIds(store);
+  EXPECT_EQ(survivors.size(), static_cast<size_t>(kWriters * kPerWriter / 2));
+  for (int32_t id : survivors) EXPECT_EQ(id % 2, 1);
+}
+
+}  // namespace
+}  // namespace cqmux
