@@ -1,0 +1,30 @@
+#!/usr/bin/python3
+"""The request-streaming tutorial's client: streams STATUS:INFO states to
+my_package.RequestStreaming/stream_state and waits for the Empty reply."""
+import sys
+
+import _common  # noqa: F401
+import grpc
+from cqmux.pb import request_streaming_pb2 as pb
+from cqmux.pb import request_streaming_pb2_grpc
+
+
+def states(items):
+    for item in items:
+        name, _, info = item.partition(":")
+        yield pb.Data(status=pb.Status.Value(name.upper()), info=info)
+
+
+def main():
+    p = _common.parser(__doc__)
+    p.add_argument("states", nargs="+", help="e.g. OK:fine THIRSTY:water TIRED")
+    a = p.parse_args()
+    with grpc.insecure_channel(a.target) as channel:
+        stub = request_streaming_pb2_grpc.RequestStreamingStub(channel)
+        stub.stream_state(states(a.states), timeout=10)
+        print("Sent %d message(s)." % len(a.states))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

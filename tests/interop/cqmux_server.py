@@ -1,0 +1,160 @@
+"""Test helper: runs the real cqmux-server binary on a free 127.0.0.1 port.
+
+The binary and the generated Python package come from the environment that
+ctest sets (see tests/interop/CMakeLists.txt):
+  CQMUX_SERVER       path of cqmux-server
+  CQMUX_PYTHONPATH   directory holding the generated `cqmux` package
+Readiness is observed through grpc.health.v1 (channel connectivity, then a
+Check that waits for readiness), never by sleeping a fixed time.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.environ["CQMUX_PYTHONPATH"])
+import grpc  # noqa: E402
+from cqmux.pb import health_pb2, health_pb2_grpc  # noqa: E402
+
+STARTUP_TIMEOUT_S = 60.0
+SHUTDOWN_TIMEOUT_S = 60.0
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """Context manager: `with Server() as server: server.target`."""
+
+    def __init__(self, extra_args=()):
+        self.binary = os.environ["CQMUX_SERVER"]
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.log_path = None
+
+    @property
+    def target(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self):
+        # A port found free can be taken before the server binds it: retry.
+        for _ in range(3):
+            self.port = free_port()
+            self.log_path = os.path.join(
+                os.environ.get("TMPDIR", "/tmp"), "cqmux-server-%d-%d.log" % (os.getpid(), self.port))
+            with open(self.log_path, "wb") as log:
+                self.proc = subprocess.Popen(
+                    [self.binary, "--listen=" + self.target] + self.extra_args,
+                    stdout=log, stderr=subprocess.STDOUT)
+            if self._wait_serving():
+                return self
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+        raise RuntimeError("cqmux-server did not start; log:\n" + self.log())
+
+    def _wait_serving(self):
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        with grpc.insecure_channel(self.target) as channel:
+            ready = grpc.channel_ready_future(channel)
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    return False
+                try:
+                    # Returns as soon as the channel connects; the bound only
+                    # lets us notice a server that died meanwhile.
+                    ready.result(timeout=0.5)
+                    break
+                except grpc.FutureTimeoutError:
+                    continue
+            else:
+                self.proc.kill()
+                return False
+            stub = health_pb2_grpc.HealthStub(channel)
+            reply = stub.Check(health_pb2.HealthCheckRequest(), timeout=10, wait_for_ready=True)
+            return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def stop(self):
+        """SIGTERM, then require a clean exit (status 0) within the bound."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        if code == 0:  # keep the log only when it may explain a failure
+            os.unlink(self.log_path)
+        return code
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        code = self.stop()
+        if exc[0] is None and code != 0:
+            raise AssertionError("cqmux-server exited with %s; log:\n%s" % (code, self.log()))
+
+
+def run(args, stdin=None, timeout=60, env=None):
+    """Runs a client process; returns CompletedProcess with text output."""
+    return subprocess.run(args, input=stdin, capture_output=True, text=True, timeout=timeout,
+                          env=env)
+
+
+class LineReader:
+    """Collects a long-running process's stdout lines on a thread, so a test
+    can wait (bounded) for a given line without blocking on the pipe."""
+
+    def __init__(self, proc):
+        import queue
+        import threading
+        self.proc = proc
+        self.lines = []
+        self._queue = queue.Queue()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, predicate, timeout):
+        """Returns True once a line satisfies predicate, False on timeout/EOF."""
+        import queue
+        deadline = time.monotonic() + timeout
+        for line in self.lines:
+            if predicate(line):
+                return True
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                return False
+            if line is None:
+                return False
+            self.lines.append(line)
+            if predicate(line):
+                return True
+
+    def text(self):
+        return "".join(self.lines)
