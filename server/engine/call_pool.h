@@ -44,6 +44,13 @@ class CallPool final : public CallPoolBase {
     queue_->CallEnded();
     Recycle(call);
   }
+  void Release(Call* call, bool started) {
+    if (started) {
+      Ended(call);
+    } else {
+      Recycle(call);
+    }
+  }
 
   // A call object with nothing in flight (never started, or ended).
   void Recycle(Call* call) {

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include <grpcpp/completion_queue.h>
 #include <grpcpp/server_context.h>
@@ -86,14 +87,7 @@ class ClientStreamCall final : public EventHandler {
       case kFinish:
         break;
     }
-    if (in_flight_ == 0) {
-      if (started_) {
-        started_ = false;
-        pool_->Ended(this);
-      } else {
-        pool_->Recycle(this);
-      }
-    }
+    if (in_flight_ == 0) pool_->Release(this, std::exchange(started_, false));
   }
 
  private:

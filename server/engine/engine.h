@@ -101,6 +101,9 @@ class ServiceBinding {
       std::type_identity_t<ClientStreamHandler<Req, Resp>> handler);
 
  private:
+  template <class Call>
+  ServiceBinding& Add(typename Call::Spec spec);
+
   Engine* const engine_;
   Service* const service_;
 };
@@ -173,14 +176,19 @@ class Engine {
 };
 
 template <class Service>
+template <class Call>
+ServiceBinding<Service>& ServiceBinding<Service>::Add(typename Call::Spec spec) {
+  engine_->AddMethod(std::make_unique<Method<Call>>(std::move(spec)));
+  return *this;
+}
+
+template <class Service>
 template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::Unary(
     UnaryRequestFn<Base, Req, Resp> request,
     std::type_identity_t<UnaryHandler<Req, Resp>> handler) {
-  using Call = UnaryCall<Base, Req, Resp>;
-  engine_->AddMethod(std::make_unique<Method<Call>>(typename Call::Spec{
-      service_, request, std::move(handler), nullptr}));
-  return *this;
+  return Add<UnaryCall<Base, Req, Resp>>(
+      {service_, request, std::move(handler), nullptr});
 }
 
 template <class Service>
@@ -188,10 +196,8 @@ template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::BlockingUnary(
     UnaryRequestFn<Base, Req, Resp> request,
     std::type_identity_t<UnaryHandler<Req, Resp>> handler) {
-  using Call = UnaryCall<Base, Req, Resp>;
-  engine_->AddMethod(std::make_unique<Method<Call>>(typename Call::Spec{
-      service_, request, std::move(handler), engine_->blocking_pool()}));
-  return *this;
+  return Add<UnaryCall<Base, Req, Resp>>(
+      {service_, request, std::move(handler), engine_->blocking_pool()});
 }
 
 template <class Service>
@@ -199,10 +205,8 @@ template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::ServerStreaming(
     ServerStreamRequestFn<Base, Req, Resp> request,
     std::type_identity_t<ServerStreamHandler<Req, Resp>> handler) {
-  using Call = ServerStreamCall<Base, Req, Resp>;
-  engine_->AddMethod(std::make_unique<Method<Call>>(
-      typename Call::Spec{service_, request, std::move(handler)}));
-  return *this;
+  return Add<ServerStreamCall<Base, Req, Resp>>(
+      {service_, request, std::move(handler)});
 }
 
 template <class Service>
@@ -210,10 +214,8 @@ template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::ClientStreaming(
     ClientStreamRequestFn<Base, Req, Resp> request,
     std::type_identity_t<ClientStreamHandler<Req, Resp>> handler) {
-  using Call = ClientStreamCall<Base, Req, Resp>;
-  engine_->AddMethod(std::make_unique<Method<Call>>(
-      typename Call::Spec{service_, request, std::move(handler)}));
-  return *this;
+  return Add<ClientStreamCall<Base, Req, Resp>>(
+      {service_, request, std::move(handler)});
 }
 
 }  // namespace cqmux

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <optional>
+#include <utility>
 
 #include <grpcpp/completion_queue.h>
 #include <grpcpp/server_context.h>
@@ -96,14 +97,7 @@ class ServerStreamCall final : public EventHandler {
       case kFinish:
         break;
     }
-    if (in_flight_ == 0) {
-      if (started_) {
-        started_ = false;
-        pool_->Ended(this);
-      } else {
-        pool_->Recycle(this);
-      }
-    }
+    if (in_flight_ == 0) pool_->Release(this, std::exchange(started_, false));
   }
 
  private:

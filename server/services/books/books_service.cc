@@ -6,17 +6,13 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/grpc_status.h"
 
 namespace cqmux {
 namespace {
 
 using Hub = WatchHub<books::Book>;
 using Step = ServerStream<books::Book>::Step;
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
 
 grpc::Status InvalidArgument(std::string message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
@@ -106,7 +102,7 @@ grpc::Status BooksService::Insert(const books::Book& request,
   std::shared_ptr<const books::Book> evicted;
   absl::Status inserted = store_->Insert(
       *published, [&] { evicted = hub_.Append(published); });
-  if (!inserted.ok()) return ToGrpc(inserted);
+  if (!inserted.ok()) return ToGrpcStatus(inserted);
   hub_.WakeParked();
   return grpc::Status::OK;
 }
@@ -114,13 +110,13 @@ grpc::Status BooksService::Insert(const books::Book& request,
 grpc::Status BooksService::Get(const books::BookIdRequest& request,
                                books::Book* response,
                                const CallContext& /*call*/) {
-  return ToGrpc(store_->Get(request.id(), response));
+  return ToGrpcStatus(store_->Get(request.id(), response));
 }
 
 grpc::Status BooksService::Delete(const books::BookIdRequest& request,
                                   books::Empty* /*response*/,
                                   const CallContext& /*call*/) {
-  return ToGrpc(store_->Delete(request.id()));
+  return ToGrpcStatus(store_->Delete(request.id()));
 }
 
 std::unique_ptr<ServerStream<books::Book>> BooksService::Watch(

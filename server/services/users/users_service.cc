@@ -6,17 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/common/grpc_status.h"
 #include "server/common/log.h"
 
 namespace cqmux {
-namespace {
-
-grpc::Status ToGrpc(const absl::Status& status) {
-  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
-}
-
-}  // namespace
 
 bool IsPlausibleEmail(absl::string_view email) {
   if (email.empty() || email.size() > kMaxEmailBytes) return false;
@@ -60,10 +53,10 @@ grpc::Status UsersService::CreateUser(const users::CreateUserRequest& request,
                                      "\" is already taken"));
   }
   absl::StatusOr<std::string> hash = hasher_.Hash(request.password());
-  if (!hash.ok()) return ToGrpc(hash.status());
+  if (!hash.ok()) return ToGrpcStatus(hash.status());
   absl::StatusOr<uint32_t> id =
       store_.Add(request.username(), request.email(), *std::move(hash));
-  if (!id.ok()) return ToGrpc(id.status());
+  if (!id.ok()) return ToGrpcStatus(id.status());
   response->mutable_user()->set_username(request.username());
   response->mutable_user()->set_user_id(*id);
   return grpc::Status::OK;
