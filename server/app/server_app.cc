@@ -6,6 +6,7 @@
 
 #include "books.grpc.pb.h"
 #include "defs.grpc.pb.h"
+#include "health.grpc.pb.h"
 #include "outliers.grpc.pb.h"
 #include "request_streaming.grpc.pb.h"
 #include "unary.grpc.pb.h"
@@ -42,6 +43,12 @@ ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher)
 // One line per method: the RPC and the handler that serves it.
 void ServerApp::RegisterServices() {
   using std::bind_front;
+  using Health = grpc::health::v1::Health::AsyncService;
+  engine_.AddService<grpc::health::v1::Health>()
+      .Unary(&Health::RequestCheck, bind_front(&HealthService::Check, &health_))
+      .ServerStreaming(&Health::RequestWatch, bind_front(&HealthService::Watch, &health_));
+  engine_.OnShutdown([this] { health_.Shutdown(); });  // first: NOT_SERVING
+
   using Fetch = rpc::Fetch::AsyncService;
   engine_.AddService<rpc::Fetch>()
       .Unary(&Fetch::RequestCapitalize, bind_front(&FetchService::Capitalize, &fetch_));
@@ -78,7 +85,14 @@ void ServerApp::RegisterServices() {
                     const CallContext&) { return outliers_.Detect(request, response); });
 }
 
-absl::Status ServerApp::Start() { return engine_.Start(); }
+absl::Status ServerApp::Start() {
+  if (absl::Status started = engine_.Start(); !started.ok()) return started;
+  health_.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
+  for (const std::string& name : engine_.service_names()) {
+    health_.SetStatus(name, grpc::health::v1::HealthCheckResponse::SERVING);
+  }
+  return absl::OkStatus();
+}
 
 void ServerApp::Shutdown() { engine_.Shutdown(); }
 

@@ -11,6 +11,7 @@
 #include "server/services/books/books_service.h"
 #include "server/services/displacement/displacement_service.h"
 #include "server/services/fetch/fetch_service.h"
+#include "server/services/health/health_service.h"
 #include "server/services/outliers/outliers_service.h"
 #include "server/services/users/users_service.h"
 
@@ -21,9 +22,9 @@ class ServerApp {
   // Fails on an invalid configuration (e.g. an unknown hash profile).
   static absl::StatusOr<std::unique_ptr<ServerApp>> Create(ServerConfig config);
 
-  // Binds the ports and starts serving.
+  // Binds the ports and starts serving; every service reports SERVING.
   absl::Status Start();
-  // Graceful shutdown; see Engine::Shutdown.
+  // Graceful shutdown (see Engine::Shutdown); health reports NOT_SERVING first.
   void Shutdown();
 
   Engine& engine() { return engine_; }
@@ -31,12 +32,14 @@ class ServerApp {
   UsersService& users() { return users_; }
   BooksService& books() { return books_; }
   StateStreamService& state_stream() { return state_stream_; }
+  HealthService& health() { return health_; }
 
  private:
   ServerApp(ServerConfig config, PasswordHasher hasher);
   void RegisterServices();
 
   const ServerConfig config_;
+  HealthService health_;
   FetchService fetch_;
   UsersService users_;
   DisplacementService displacement_;

@@ -6,7 +6,6 @@
 
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -82,7 +81,6 @@ absl::Status Engine::Start() {
     return absl::InvalidArgumentError("no address to listen on");
   }
   if (options_.coalesce_writes) coalesce::SetEnabled(true);
-  grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
@@ -127,14 +125,6 @@ absl::Status Engine::Start() {
   }
   started_ = true;
 
-  if (grpc::HealthCheckServiceInterface* health =
-          server_->GetHealthCheckService()) {
-    health->SetServingStatus("", true);
-    for (const RegisteredService& s : services_) {
-      health->SetServingStatus(s.name, true);
-    }
-  }
-
   const size_t max_idle = static_cast<size_t>(options_.requests_per_queue);
   for (auto& queue : queues_) {
     for (auto& method : methods_) {
@@ -165,10 +155,6 @@ void Engine::Shutdown() {
   std::lock_guard<std::mutex> lock(shutdown_mu_);
   if (!started_ || stopped_) return;
   stopped_ = true;
-  if (grpc::HealthCheckServiceInterface* health =
-          server_->GetHealthCheckService()) {
-    health->SetServingStatus(false);
-  }
   for (auto& queue : queues_) queue->StopAccepting();
   for (auto& hook : shutdown_hooks_) hook();
   // Server::Shutdown also waits for every connection to close, and an idle

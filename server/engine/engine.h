@@ -125,12 +125,13 @@ class Engine {
     return ServiceBinding<Service>(this, raw);
   }
 
-  // Runs when graceful shutdown begins, before in-flight calls are waited
-  // for: the place to end long-lived streams (e.g. close watch hubs).
+  // Run in order when graceful shutdown begins, before in-flight calls are
+  // waited for: the place to report NOT_SERVING and to end long-lived
+  // streams (e.g. close watch hubs).
   void OnShutdown(std::function<void()> hook);
 
-  // Binds the ports, starts the queue threads and marks every service
-  // SERVING. Fails if a port cannot be bound.
+  // Binds the ports and starts the queue threads. Fails if a port cannot be
+  // bound.
   absl::Status Start();
 
   // Ports bound, in --listen order (useful with port 0).
@@ -141,10 +142,10 @@ class Engine {
   // Calls being served right now, over all queues (approximate while busy).
   int64_t active_calls() const;
 
-  // Graceful shutdown: health NOT_SERVING, no new calls, in-flight calls get
-  // the grace period and are then cancelled; every queue is drained and every
-  // call object freed. Idempotent; blocks until done. Must not be called from
-  // a queue thread.
+  // Graceful shutdown: no new calls, the shutdown hooks run, in-flight calls
+  // get the grace period and are then cancelled; every queue is drained and
+  // every call object freed. Idempotent; blocks until done. Must not be
+  // called from a queue thread.
   void Shutdown();
 
  private:

@@ -19,6 +19,7 @@ namespace {
 
 using SendmsgFn = ssize_t (*)(int, const struct msghdr*, int);
 using CloseFn = int (*)(int);
+using ShutdownFn = int (*)(int, int);
 
 SendmsgFn RealSendmsg() {
   static const SendmsgFn fn =
@@ -28,6 +29,12 @@ SendmsgFn RealSendmsg() {
 
 CloseFn RealClose() {
   static const CloseFn fn = reinterpret_cast<CloseFn>(dlsym(RTLD_NEXT, "close"));
+  return fn;
+}
+
+ShutdownFn RealShutdown() {
+  static const ShutdownFn fn =
+      reinterpret_cast<ShutdownFn>(dlsym(RTLD_NEXT, "shutdown"));
   return fn;
 }
 
@@ -209,15 +216,32 @@ extern "C" ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
   return RealSendmsg()(fd, msg, flags);
 }
 
+namespace cqmux::coalesce {
+namespace {
+
+// gRPC shuts a socket down and closes it when it drops a connection (e.g. a
+// server disconnecting idle clients at shutdown), possibly while a batch
+// still holds bytes gRPC considers sent: they go out first, as they would
+// have without buffering. Whatever the socket cannot take then is dropped,
+// and a reused descriptor never sees a stale byte.
+void FlushAndDrop(int fd) {
+  if (!g_enabled.load(std::memory_order_relaxed)) return;
+  Connection* c = Lookup(fd, /*create=*/false);
+  if (c == nullptr || !c->has_bytes.load(std::memory_order_acquire)) return;
+  std::lock_guard<std::mutex> lock(c->mu);
+  FlushLocked(fd, *c);
+  c->Drop();
+}
+
+}  // namespace
+}  // namespace cqmux::coalesce
+
+extern "C" int shutdown(int fd, int how) {
+  if (how != SHUT_RD) cqmux::coalesce::FlushAndDrop(fd);
+  return cqmux::coalesce::RealShutdown()(fd, how);
+}
+
 extern "C" int close(int fd) {
-  using namespace cqmux::coalesce;  // NOLINT
-  if (g_enabled.load(std::memory_order_relaxed)) {
-    Connection* c = Lookup(fd, /*create=*/false);
-    if (c != nullptr && c->has_bytes.load(std::memory_order_acquire)) {
-      std::lock_guard<std::mutex> lock(c->mu);
-      FlushLocked(fd, *c);  // best effort: the socket is going away
-      c->Drop();            // never leak bytes into a reused descriptor
-    }
-  }
-  return RealClose()(fd);
+  cqmux::coalesce::FlushAndDrop(fd);
+  return cqmux::coalesce::RealClose()(fd);
 }

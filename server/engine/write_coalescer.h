@@ -5,9 +5,9 @@
 // buffered per connection and sent as one write per connection when the
 // batch ends, before the thread can block again.
 //
-// The mechanism interposes sendmsg() and close() for the process (the
-// definitions in write_coalescer.cc take precedence over libc's for libgrpc).
-// It is off unless enabled; when off, both are a direct call to libc.
+// The mechanism interposes sendmsg(), shutdown() and close() for the process
+// (the definitions in write_coalescer.cc take precedence over libc's for
+// libgrpc). It is off unless enabled; when off, each is a direct call to libc.
 //
 // What keeps it correct:
 //  - Only a queue thread inside a batch buffers. Any other thread writing a
@@ -19,9 +19,10 @@
 //    full at flush time the remainder is kept, later writers on that socket
 //    get EAGAIN (so gRPC waits for writability as it always does) until the
 //    remainder is out, and the queue retries the flush from a short alarm.
-//  - close() drops whatever is still buffered for the descriptor, so a reused
-//    descriptor never receives a stale byte; send errors (a closed peer) drop
-//    the buffer and the next write reports the error to gRPC.
+//  - shutdown() and close() first send what is buffered for the socket (as
+//    the kernel would have), then drop the rest, so a reused descriptor never
+//    receives a stale byte; send errors (a closed peer) drop the buffer and
+//    the next write reports the error to gRPC.
 #ifndef CQMUX_SERVER_ENGINE_WRITE_COALESCER_H_
 #define CQMUX_SERVER_ENGINE_WRITE_COALESCER_H_
 

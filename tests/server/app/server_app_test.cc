@@ -144,6 +144,7 @@ TEST(ServerAppTest, HealthIsServingForEveryServiceAndNotFoundOtherwise) {
   TestServer server;
   auto stub = grpc::health::v1::Health::NewStub(server.Channel());
   for (const char* name : {"", "rpc.Fetch", "Users", "books.BookService",
+                           "grpc.health.v1.Health",
                            "my_package.DisplacementService",
                            "my_package.RequestStreaming", "pb.Outliers"}) {
     grpc::health::v1::HealthCheckRequest in;
@@ -158,6 +159,36 @@ TEST(ServerAppTest, HealthIsServingForEveryServiceAndNotFoundOtherwise) {
   grpc::health::v1::HealthCheckResponse out;
   auto context = Deadline();
   EXPECT_EQ(stub->Check(context.get(), in, &out).error_code(), StatusCode::NOT_FOUND);
+}
+
+TEST(ServerAppTest, HealthWatchFollowsShutdown) {
+  using grpc::health::v1::HealthCheckRequest;
+  using grpc::health::v1::HealthCheckResponse;
+  auto server = std::make_unique<TestServer>();
+  auto stub = grpc::health::v1::Health::NewStub(server->Channel());
+  HealthCheckRequest request;
+  request.set_service("books.BookService");
+  auto context = Deadline();
+  auto watch = stub->Watch(context.get(), request);
+  request.set_service("no.Such");
+  auto unknown_context = Deadline();
+  auto unknown = stub->Watch(unknown_context.get(), request);
+  HealthCheckResponse response;
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVING);
+  ASSERT_TRUE(unknown->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::SERVICE_UNKNOWN);
+  EXPECT_EQ(server->app().health().watcher_count(), 2u);
+
+  std::thread shutdown([&] { server->app().Shutdown(); });
+  ASSERT_TRUE(watch->Read(&response));
+  EXPECT_EQ(response.status(), HealthCheckResponse::NOT_SERVING);
+  EXPECT_FALSE(watch->Read(&response));
+  EXPECT_TRUE(watch->Finish().ok());
+  EXPECT_FALSE(unknown->Read(&response));
+  EXPECT_TRUE(unknown->Finish().ok());
+  shutdown.join();
+  EXPECT_EQ(server->app().health().watcher_count(), 0u);
 }
 
 TEST(ServerAppTest, SixtyFourConcurrentClientsAcrossServices) {

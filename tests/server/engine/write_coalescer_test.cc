@@ -167,6 +167,18 @@ TEST_F(WriteCoalescerTest, CloseDropsBytesSoAReusedDescriptorStartsClean) {
   EXPECT_EQ(Drain(peer), "fresh");
 }
 
+TEST_F(WriteCoalescerTest, ShutdownSendsBufferedBytesBeforeTheEndOfStream) {
+  Batch batch;
+  EXPECT_EQ(Send(writer(), "last words"), 10);
+  // gRPC drops a connection with shutdown() while the batch still holds the
+  // bytes it believes were sent.
+  ASSERT_EQ(shutdown(writer(), SHUT_RDWR), 0);
+  EXPECT_EQ(Drain(reader()), "last words");
+  char byte;
+  EXPECT_EQ(recv(reader(), &byte, 1, MSG_DONTWAIT), 0) << "then end of stream";
+  EXPECT_FALSE(batch.Flush());
+}
+
 TEST_F(WriteCoalescerTest, SpecialFlagsBypassTheBuffer) {
   Batch batch;
   struct iovec iov = {const_cast<char*>("oob"), 3};
