@@ -78,9 +78,20 @@ class TutorialClients(unittest.TestCase):
             script = self.python_client("users/sample_client_demo_timeout.py", "localhost:50051",
                                         server)
             r = self.run_py(script)
-        self.assertEqual(r.stdout, "User created: tom\n")
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn("StatusCode.DEADLINE_EXCEEDED", r.stderr)
+        # The demo gives GetUsers a 10 µs deadline. Whether (and where) that
+        # expires before the whole stream arrives is a race inside the client
+        # (gRPC timers are not that fine), so any of these is the demo working
+        # unchanged: DEADLINE_EXCEEDED after a correct prefix of the stream, or
+        # the whole stream.
+        full = ('User created: tom\n'
+                'user {\n  username: "alexa"\n  user_id: 1\n}\n\n'
+                'user {\n  username: "christie"\n  user_id: 2\n}\n\n')
+        self.assertTrue(r.stdout.startswith("User created: tom\n"), r.stdout)
+        if r.returncode != 0:
+            self.assertTrue(full.startswith(r.stdout), r.stdout)
+            self.assertIn("StatusCode.DEADLINE_EXCEEDED", r.stderr)
+        else:
+            self.assertEqual(r.stdout, full)
 
     def test_books_client(self):
         with cqmux_server.Server() as server:
