@@ -11,17 +11,9 @@ sys.path.insert(0, os.environ["CQMUX_INTEROP_DIR"])
 import cqmux_server  # noqa: E402
 
 CLI = os.environ["CQMUX_CLI"]
-SERVER = None
-
-
-def setUpModule():
-    global SERVER
-    SERVER = cqmux_server.Server().start()
-
-
-def tearDownModule():
-    code = SERVER.stop()
-    assert code == 0, "cqmux-server exited with %s:\n%s" % (code, SERVER.log())
+SERVER = cqmux_server.Server()  # one server for the whole module
+setUpModule = SERVER.start
+tearDownModule = SERVER.stop_cleanly
 
 
 def cqmux(*args, stdin=None, target=True):

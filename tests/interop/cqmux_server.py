@@ -102,6 +102,12 @@ class Server:
             os.unlink(self.log_path)
         return code
 
+    def stop_cleanly(self):
+        """stop(), failing unless the server exited 0. For a module-wide server:
+        setUpModule = SERVER.start; tearDownModule = SERVER.stop_cleanly."""
+        code = self.stop()
+        assert code == 0, "cqmux-server exited with %s:\n%s" % (code, self.log())
+
     def __enter__(self):
         return self.start()
 

@@ -21,17 +21,9 @@ from cqmux.pb import (books_pb2, books_pb2_grpc, defs_pb2, defs_pb2_grpc,  # noq
 
 EXAMPLES = os.environ["CQMUX_PYTHON_EXAMPLES"]
 PY = "/usr/bin/python3"
-SERVER = None
-
-
-def setUpModule():
-    global SERVER
-    SERVER = cqmux_server.Server().start()
-
-
-def tearDownModule():
-    code = SERVER.stop()
-    assert code == 0, "cqmux-server exited with %s:\n%s" % (code, SERVER.log())
+SERVER = cqmux_server.Server()  # one server for the whole module
+setUpModule = SERVER.start
+tearDownModule = SERVER.stop_cleanly
 
 
 def example(name, *args, stdin=None):
