@@ -15,6 +15,12 @@ inline constexpr size_t kNumpyChunk = 8192;
 // numpy's pairwise leaf size (PW_BLOCKSIZE).
 inline constexpr size_t kNumpyBlock = 128;
 
+// The smallest and largest value of one numpy leaf (kNumpyBlock values).
+struct LeafRange {
+  double min;
+  double max;
+};
+
 // OK if every value is finite, else INVALID_ARGUMENT naming the first NaN or
 // infinite value. Only called once a sum came out non-finite, so it is off the
 // fast path.

@@ -50,6 +50,9 @@ std::vector<double> RandomValues(std::mt19937_64& rng, size_t n, int kind) {
       case 1:  // wide magnitudes: association order matters
         x = normal(rng) * std::pow(10.0, exponent(rng));
         break;
+      case 2:  // normal: ~4.5% outliers, many of them near the threshold
+        x = normal(rng);
+        break;
       default:  // large offset, small spread
         x = 1e9 + normal(rng);
     }
@@ -92,7 +95,7 @@ TEST(OutliersTest, SeveralTargetsAreCompiledAndOneIsDispatched) {
 
 TEST(OutliersTest, ScalarAndSimdAgreeOnEverySizeUpTo300) {
   std::mt19937_64 rng(42);
-  for (int kind = 0; kind < 3; ++kind) {
+  for (int kind = 0; kind < 4; ++kind) {
     for (size_t n = 0; n <= 300; ++n) {
       ExpectSameAsScalar(RandomValues(rng, n, kind),
                          "kind " + std::to_string(kind) + " n " + std::to_string(n));
@@ -103,7 +106,7 @@ TEST(OutliersTest, ScalarAndSimdAgreeOnEverySizeUpTo300) {
 TEST(OutliersTest, ScalarAndSimdAgreeOnLargeArrays) {
   std::mt19937_64 rng(7);
   for (size_t n : {8192u * 3 + 5, 65536u, 100000u, 1000003u}) {
-    for (int kind = 0; kind < 3; ++kind) {
+    for (int kind = 0; kind < 4; ++kind) {
       ExpectSameAsScalar(RandomValues(rng, n, kind),
                          "kind " + std::to_string(kind) + " n " + std::to_string(n));
     }
@@ -115,7 +118,7 @@ TEST(OutliersTest, ScalarAndSimdAgreeOnLargeArrays) {
 TEST(OutliersTest, ScalarAndSimdAgreeOnTheBoundary) {
   std::mt19937_64 rng(99);
   for (size_t n : {50u, 1000u, 8192u * 2 + 100}) {
-    for (int kind = 0; kind < 2; ++kind) {
+    for (int kind = 0; kind < 3; ++kind) {
       std::vector<double> v = RandomValues(rng, n, kind);
       auto is_outlier = [&](double x) {
         v[0] = x;
@@ -248,15 +251,45 @@ TEST(OutliersTest, FiniteValuesWhoseSumOverflowsAreAccepted) {
 TEST(OutliersTest, ManyOutliersFillTheOutputWithoutOverrun) {
   // Values whose squared deviations underflow: std == 0, so every value
   // differing from the mean is an outlier (numpy agrees, see the vectors).
-  std::vector<double> v(1001);
-  for (size_t i = 0; i < v.size(); ++i) v[i] = (i % 2 ? 1e-200 : -1e-200);
-  ForEachImplementation([&](const std::string& impl, auto find, auto) {
-    SCOPED_TRACE(impl);
-    AlignedBuffer<int64_t> got;
-    ASSERT_TRUE(find(v, &got).ok());
-    ASSERT_EQ(got.size(), v.size());
-    for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], int64_t(i));
-  });
+  // Both the generic path and full 8192-value chunks.
+  for (size_t n : {1001u, 8192u * 2 + 3}) {
+    std::vector<double> v(n);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = (i % 2 ? 1e-200 : -1e-200);
+    ForEachImplementation([&](const std::string& impl, auto find, auto) {
+      SCOPED_TRACE(impl + " n " + std::to_string(n));
+      AlignedBuffer<int64_t> got;
+      ASSERT_TRUE(find(v, &got).ok());
+      ASSERT_EQ(got.size(), v.size());
+      for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], int64_t(i));
+    });
+  }
+}
+
+// The SIMD kernel looks for outliers of a full chunk only in the parts its
+// second pass flagged: one outlier at every position of a part, and in every
+// part of a chunk, must be found where it is.
+TEST(OutliersTest, AnOutlierAnywhereInAFullChunkIsFound) {
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> uniform(0, 40);
+  std::vector<double> v(8192 * 2 + 37);
+  for (double& x : v) x = uniform(rng);
+  std::vector<size_t> positions;
+  for (size_t p = 8192; p < 8192 * 2; ++p) {
+    // Every offset inside one part, and both ends of every other part.
+    if (p < 8192 + 64 || p % 32 == 0 || p % 32 == 31) positions.push_back(p);
+  }
+  for (int64_t target : AvailableTargets()) {
+    ScopedTarget scoped(target);
+    SCOPED_TRACE(TargetName(target));
+    for (size_t p : positions) {
+      const double saved = v[p];
+      v[p] = 500;
+      AlignedBuffer<int64_t> got;
+      ASSERT_TRUE(FindOutliers(v, &got).ok());
+      ASSERT_THAT(Indices(got), ElementsAre(int64_t(p))) << "at " << p;
+      v[p] = saved;
+    }
+  }
 }
 
 }  // namespace
