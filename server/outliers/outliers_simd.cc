@@ -10,7 +10,6 @@
 #include <cstdint>
 #include <memory>
 
-#include "absl/base/casts.h"
 #include "absl/container/inlined_vector.h"
 
 #include "server/outliers/outliers.h"
@@ -303,7 +302,7 @@ HWY_INLINE double GroupSumAndSquares(const double* HWY_RESTRICT a,
     V lo[kInterleave], hi[kInterleave];
     auto step = [&](size_t i) HWY_ATTR {
       V v[kStepVecs];
-#pragma GCC unroll 8
+      #pragma GCC unroll 8
       for (size_t x = 0; x < kStepVecs; ++x) {
         v[x] = hn::LoadU(d, leaves + (x / kVecs) * kBlock + i +
                                 (x % kVecs) * kLanes);
@@ -313,7 +312,7 @@ HWY_INLINE double GroupSumAndSquares(const double* HWY_RESTRICT a,
         leaf_lo = i == 0 && x % kVecs == 0 ? v[x] : hn::Min(leaf_lo, v[x]);
         leaf_hi = i == 0 && x % kVecs == 0 ? v[x] : hn::Max(leaf_hi, v[x]);
       }
-#pragma GCC unroll 8
+      #pragma GCC unroll 8
       for (size_t c = 0; c < kStepVecs / 2; ++c) {
         sq[c] = hn::Add(sq[c], hn::MulAdd(v[2 * c + 1], v[2 * c + 1],
                                           hn::Mul(v[2 * c], v[2 * c])));
@@ -321,7 +320,7 @@ HWY_INLINE double GroupSumAndSquares(const double* HWY_RESTRICT a,
     };
     step(0);
     for (size_t i = 8; i < kBlock; i += 8) step(i);
-#pragma GCC unroll 8
+    #pragma GCC unroll 8
     for (size_t l = 0; l < kInterleave; ++l) {
       s[j + l] = ReduceLeaf(acc + l * kVecs);
       ranges[j + l].min = hn::GetLane(hn::MinOfLanes(d, lo[l]));
@@ -351,14 +350,14 @@ HWY_INLINE double GroupSquaredDeviations(const double* HWY_RESTRICT a,
     // Starting from +0 instead of numpy's first squares is exact: a square
     // is never -0.
     V acc[kStepVecs];
-#pragma GCC unroll 8
+    #pragma GCC unroll 8
     for (V& v : acc) v = hn::Zero(d);
     for (size_t part = 0; part < kPartsPerLeaf; ++part) {
       V largest[kInterleave];
-#pragma GCC unroll 8
+      #pragma GCC unroll 8
       for (V& v : largest) v = hn::Zero(d);
       for (size_t i = part * kPart; i < (part + 1) * kPart; i += 8) {
-#pragma GCC unroll 8
+        #pragma GCC unroll 8
         for (size_t x = 0; x < kStepVecs; ++x) {
           const V dev = hn::Sub(
               mean_v, hn::LoadU(d, leaves + (x / kVecs) * kBlock + i +
@@ -370,13 +369,13 @@ HWY_INLINE double GroupSquaredDeviations(const double* HWY_RESTRICT a,
       }
       // |x - mean| > c implies fl((x - mean)^2) >= fl(c * c) (monotone
       // rounding).
-#pragma GCC unroll 8
+      #pragma GCC unroll 8
       for (size_t l = 0; l < kInterleave; ++l) {
         *hits |= static_cast<uint32_t>(!hn::AllFalse(d, largest[l] >= c2))
                  << ((j + l) * kPartsPerLeaf + part);
       }
     }
-#pragma GCC unroll 8
+    #pragma GCC unroll 8
     for (size_t l = 0; l < kInterleave; ++l) {
       s[j + l] = ReduceLeaf(acc + l * kVecs);
     }
