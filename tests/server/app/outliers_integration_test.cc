@@ -49,7 +49,7 @@ TEST(OutliersIntegrationTest, TutorialExample) {
 TEST(OutliersIntegrationTest, TutorialThousandMetrics) {
   TestServer server;
   const std::vector<double> values = outliers::testing::LoadTutorialValues(
-      CQMUX_OUTLIERS_TESTDATA "/tutorial_values.txt");
+      CQMUX_TUTORIAL_VALUES);
   std::vector<int> indices;
   ASSERT_TRUE(Detect(server, values, &indices).ok());
   EXPECT_THAT(indices, ElementsAre(7, 113, 835));

@@ -174,7 +174,7 @@ TEST(OutliersTest, TutorialExampleFollowsTheCodeNotTheProse) {
 
 TEST(OutliersTest, TutorialThousandMetrics) {
   const std::vector<double> v =
-      testing::LoadTutorialValues(CQMUX_OUTLIERS_TESTDATA "/tutorial_values.txt");
+      testing::LoadTutorialValues(CQMUX_TUTORIAL_VALUES);
   ASSERT_EQ(v.size(), 1000u);
   ForEachImplementation([&](const std::string& impl, auto find, auto) {
     SCOPED_TRACE(impl);

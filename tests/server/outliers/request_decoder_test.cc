@@ -205,7 +205,7 @@ TEST(RequestDecoderTest, RecursionLimitMatchesProtobuf) {
 
 TEST(RequestDecoderTest, TutorialRequestMatchesProtobufSerialization) {
   const std::vector<double> values =
-      testing::LoadTutorialValues(CQMUX_OUTLIERS_TESTDATA "/tutorial_values.txt");
+      testing::LoadTutorialValues(CQMUX_TUTORIAL_VALUES);
   pb::OutliersRequest req;
   for (double v : values) {
     pb::Metric* m = req.add_metrics();

@@ -1,7 +1,7 @@
 // Test fixtures shared by the outliers tests: the numpy reference vectors
 // (numpy_vectors.bin, from gen_numpy_vectors.py) and the values of the
-// tutorial's 1,000-metric request (tutorial_values.txt, from
-// gen_tutorial_values.go).
+// tutorial's 1,000-metric request (bench/load/tutorial_values.txt, from
+// bench/load/tools/tutorial_values.go; cqmux-load sends the same values).
 #ifndef CQMUX_TESTS_SERVER_OUTLIERS_TEST_DATA_H_
 #define CQMUX_TESTS_SERVER_OUTLIERS_TEST_DATA_H_
 

@@ -72,7 +72,7 @@ Result Detect(const std::string& request_bytes, size_t pieces = 1) {
 
 TEST(OutliersServiceTest, TutorialThousandMetricRequest) {
   const auto values = outliers::testing::LoadTutorialValues(
-      CQMUX_OUTLIERS_TESTDATA "/tutorial_values.txt");
+      CQMUX_TUTORIAL_VALUES);
   const std::string bytes = TutorialStyleRequest(values).SerializeAsString();
   for (size_t pieces : {1, 3, 17}) {
     const Result r = Detect(bytes, pieces);

@@ -3,7 +3,9 @@
 // Go 1.19 seeds with 1), as float64 bit patterns in hex, one per line.
 //go:build ignore
 
-// Regenerate tutorial_values.txt: GO111MODULE=off go run gen_tutorial_values.go > tutorial_values.txt
+// The one source of these values: the tests read the file, and CMake compiles
+// it into cqmux-load (tutorial_metrics.cc.in). Regenerate, in bench/load:
+//   GO111MODULE=off GOCACHE=/tmp/gocache go run tools/tutorial_values.go > tutorial_values.txt
 package main
 
 import (
