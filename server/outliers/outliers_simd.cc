@@ -265,10 +265,10 @@ HWY_NOINLINE void AddSumOfSquares(const double* HWY_RESTRICT a, size_t n,
   *sq += q;
 }
 
-// The two passes of FindOutliers over a full 8192-value chunk, each fused into
-// numpy's leaf loops so that every value is loaded once per pass. A full
-// chunk is a balanced tree of Group-sized subtrees, so its groups are summed
-// one by one and combined exactly as numpy's recursion would.
+// FindOutliers' pass 1 over a full 8192-value chunk, fused into numpy's leaf
+// loops so that every value is loaded once. A full chunk is a balanced tree
+// of Group-sized subtrees, so its groups are summed one by one and combined
+// exactly as numpy's recursion would.
 // (Unrolling the 15-step leaf loops too made them slower: GCC's scheduler
 // then hoists every load and spills.)
 constexpr size_t kGroupSize = kLeaves * kBlock;
@@ -330,59 +330,6 @@ HWY_INLINE double GroupSumAndSquares(const double* HWY_RESTRICT a,
   return TreeSum<kLeaves>(s);
 }
 
-// Pass 2 looks for candidates in parts of this many values: a part is tested
-// with one compare, and only the parts that may hold one are looked at again.
-constexpr size_t kPart = 32;
-constexpr size_t kPartsPerLeaf = kBlock / kPart;
-static_assert(kLeaves * kPartsPerLeaf <= 32);
-
-// Pass 2 over one group: numpy's sum of (x - mean)^2, returned, and bit p of
-// *hits set when part p of the group has a value with (x - mean)^2 >= c2,
-// i.e. possibly a candidate. Computing mean - x instead of x - mean gives the
-// same square (rounding is symmetric) and lets the load fold into the
-// subtraction: this pass is bound by instruction throughput.
-HWY_INLINE double GroupSquaredDeviations(const double* HWY_RESTRICT a,
-                                         V mean_v, V c2, uint32_t* hits) {
-  const D d;
-  double s[kLeaves];
-  for (size_t j = 0; j < kLeaves; j += kInterleave) {
-    const double* HWY_RESTRICT leaves = a + j * kBlock;
-    // Starting from +0 instead of numpy's first squares is exact: a square
-    // is never -0.
-    V acc[kStepVecs];
-    #pragma GCC unroll 8
-    for (V& v : acc) v = hn::Zero(d);
-    for (size_t part = 0; part < kPartsPerLeaf; ++part) {
-      V largest[kInterleave];
-      #pragma GCC unroll 8
-      for (V& v : largest) v = hn::Zero(d);
-      for (size_t i = part * kPart; i < (part + 1) * kPart; i += 8) {
-        #pragma GCC unroll 8
-        for (size_t x = 0; x < kStepVecs; ++x) {
-          const V dev = hn::Sub(
-              mean_v, hn::LoadU(d, leaves + (x / kVecs) * kBlock + i +
-                                       (x % kVecs) * kLanes));
-          const V sq = hn::Mul(dev, dev);
-          acc[x] = hn::Add(acc[x], sq);
-          largest[x / kVecs] = hn::Max(largest[x / kVecs], sq);
-        }
-      }
-      // |x - mean| > c implies fl((x - mean)^2) >= fl(c * c) (monotone
-      // rounding).
-      #pragma GCC unroll 8
-      for (size_t l = 0; l < kInterleave; ++l) {
-        *hits |= static_cast<uint32_t>(!hn::AllFalse(d, largest[l] >= c2))
-                 << ((j + l) * kPartsPerLeaf + part);
-      }
-    }
-    #pragma GCC unroll 8
-    for (size_t l = 0; l < kInterleave; ++l) {
-      s[j + l] = ReduceLeaf(acc + l * kVecs);
-    }
-  }
-  return TreeSum<kLeaves>(s);
-}
-
 // Sums of a partial chunk: numpy's sum through the generic recursion, with
 // sum x^2 in a second look while the values are in cache.
 double PartialSumAndSquares(const double* HWY_RESTRICT a, size_t n,
@@ -393,11 +340,6 @@ double PartialSumAndSquares(const double* HWY_RESTRICT a, size_t n,
 }
 
 }  // namespace
-
-size_t CompareImpl(const double* HWY_RESTRICT a, size_t n, double mean,
-                   double threshold, int64_t* HWY_RESTRICT out) {
-  return Compare(a, 0, n, mean, threshold, out);
-}
 
 // Pass 1: numpy's sum, sum(x^2) in any order, and the range of every leaf of
 // the full chunks. Chunks are visited last to first (their sums are still
@@ -440,7 +382,7 @@ constexpr size_t kPrefetchLeaves = 32;
 // |x - mean| > hi is an outlier, <= lo is not. Only the leaves whose range
 // reaches past mean +- lo are looked at (fl(x - mean) is monotone in x), and
 // the values of the partial chunk. Returns the outlier count, or sets
-// *undecided when a value lies between the bounds.
+// *undecided when a value lies between the bounds (never when lo == hi).
 size_t DecideImpl(const double* HWY_RESTRICT a, size_t n, double mean,
                   double lo, double hi,
                   const internal::LeafRange* HWY_RESTRICT ranges,
@@ -483,48 +425,6 @@ size_t DecideImpl(const double* HWY_RESTRICT a, size_t n, double mean,
   return count;
 }
 
-// Pass 2 of the two-pass path: numpy's sum of squared deviations, and the
-// candidates |a[i] - mean| > candidate_threshold, looked for only in the
-// parts that may hold one. Returns the candidate count.
-size_t SquaredDeviationSumAndCandidatesImpl(const double* HWY_RESTRICT a,
-                                            size_t n, double mean,
-                                            double candidate_threshold,
-                                            int64_t* HWY_RESTRICT out,
-                                            double* sq_dev_sum) {
-  const D d;
-  const V mean_v = hn::Set(d, mean);
-  const V c2 = hn::Set(d, candidate_threshold * candidate_threshold);
-  double total = 0.;
-  size_t count = 0;
-  size_t start = 0;
-  for (; start + internal::kNumpyChunk <= n; start += internal::kNumpyChunk) {
-    double g[kGroupsPerChunk];
-    uint32_t hits[kGroupsPerChunk];
-    for (size_t j = 0; j < kGroupsPerChunk; ++j) {
-      hits[j] = 0;
-      g[j] = GroupSquaredDeviations(a + start + j * kGroupSize, mean_v, c2,
-                                    &hits[j]);
-    }
-    // The parts are looked at after the chunk (still in L2): branching on
-    // them inside the streaming loop cost more.
-    for (size_t j = 0; j < kGroupsPerChunk; ++j) {
-      for (uint32_t h = hits[j]; h != 0; h &= h - 1) {
-        const size_t part = start + j * kGroupSize +
-                            hwy::Num0BitsBelowLS1Bit_Nonzero32(h) * kPart;
-        count += Compare(a, part, part + kPart, mean, candidate_threshold,
-                         out + count);
-      }
-    }
-    total += TreeSum<kGroupsPerChunk>(g);
-  }
-  if (start < n) {
-    total += Pairwise(a + start, n - start, SquaredDeviation{mean_v, mean});
-    count += Compare(a, start, n, mean, candidate_threshold, out + count);
-  }
-  *sq_dev_sum = total;
-  return count;
-}
-
 int64_t TargetImpl() { return HWY_TARGET; }
 
 // NOLINTNEXTLINE(google-readability-namespace-comments)
@@ -537,9 +437,7 @@ namespace cqmux::outliers {
 
 HWY_EXPORT(SumImpl);
 HWY_EXPORT(SquaredDeviationSumImpl);
-HWY_EXPORT(CompareImpl);
 HWY_EXPORT(SumAndSquaresImpl);
-HWY_EXPORT(SquaredDeviationSumAndCandidatesImpl);
 HWY_EXPORT(DecideImpl);
 HWY_EXPORT(TargetImpl);
 
@@ -550,55 +448,46 @@ constexpr double kEpsilon = 0x1p-53;  // unit roundoff of double
 // gamma_k = k eps / (1 - k eps): the relative error bound of k roundings.
 double Gamma(double k) { return k * kEpsilon / (1 - k * kEpsilon); }
 
-// A number certainly <= the sum of squared deviations numpy will compute
-// (pass 2), from pass-1 statistics: sum(x) (numpy's) and sum(x^2) (any
-// order). Returns 0 when the data allows no useful bound (a tiny spread
-// around a huge mean, or overflow).
+// Bounds lo <= S <= hi on the sum of squared deviations S numpy will compute,
+// from pass-1 statistics: sum(x) (numpy's, s), sum(x^2) (any order) and the
+// mean m = fl(s / n). lo is 0 when the data allows no useful bound (a tiny
+// spread around a huge mean, or overflow); hi may be +Inf.
 //
-// Why it holds, in exact arithmetic over the doubles involved:
+// Why they hold, in exact arithmetic over the doubles involved:
 //   sum (x - m)^2 >= sum x^2 - (sum x)^2 / n  for any m (minimum at the mean);
-//   every rounded square, difference and sum of non-negative terms loses at
-//   most a factor (1 - eps) per rounding, plus at most 2^-1075 per term on
-//   underflow; no summation path has more than n + 64 roundings; and
-//   |computed sum x - sum x| <= gamma * sum |x| <= gamma * sqrt(n sum x^2)
+//   sum (x - m)^2  = sum x^2 - (sum x)^2 / n + n (m - sum x / n)^2
+//                 <= sum x^2 - (s^2 / n)(1 - eps^2) + 2 |m| |sum x - s|;
+//   every rounded difference, square and sum of non-negative terms changes
+//   by at most a factor (1 -+ eps) per rounding, plus at most 2^-1075 per
+//   term on underflow; no summation path has more than n + 64 roundings; and
+//   |s - sum x| <= gamma * sum |x| <= gamma * sqrt(n sum x^2)
 //   (Cauchy-Schwarz).
 // Each quantity below is rounded in the safe direction with margins far above
 // the few roundings of this arithmetic itself.
-double SquaredDeviationLowerBound(double n, double sum, double sum_sq) {
-  if (!std::isfinite(sum_sq)) return 0;
+struct Bounds {
+  double lo;
+  double hi;
+};
+Bounds SquaredDeviationBounds(double n, double sum, double sum_sq,
+                              double mean) {
+  if (!std::isfinite(sum_sq)) return {0, HUGE_VAL};
   const double g = Gamma(n + 68);
   const double underflow = n * 0x1p-1070;
   const double sq_low = sum_sq * (1 - g) - underflow;  // <= sum x^2
-  const double sq_high = sum_sq * (1 + 2 * g) + underflow;  // >= sum x^2
-  // >= |sum x|, the 2 covering the roundings of this expression.
-  const double sum_high = std::fabs(sum) + 2 * g * std::sqrt(n * sq_high);
-  const double centered_low = sq_low * (1 - 16 * kEpsilon) -
-                              (sum_high * sum_high / n) * (1 + 16 * kEpsilon);
-  const double bound = centered_low * (1 - g) * (1 - 1e-7) - underflow;
-  return std::isfinite(bound) && bound > 0 ? bound : 0;
-}
-
-// A number certainly >= the sum of squared deviations numpy computes, S,
-// from the same pass-1 statistics, or +Inf. Exact arithmetic over the doubles
-// involved, with m = fl(sum / n):
-//   sum (x - m)^2 = sum x^2 - 2 m sum x + n m^2
-//                 = sum x^2 - (sum x)^2 / n + n (m - sum x / n)^2
-//                <= sum x^2 - (s^2 / n)(1 - eps^2) + 2 |m| |sum x - s|,
-// with s numpy's computed sum; each numpy square of a rounded difference
-// gains at most a factor (1 + eps)^3 (plus 2^-1075 on underflow), and the
-// summation at most (1 + eps) per rounding along any path (< n + 64).
-double SquaredDeviationUpperBound(double n, double sum, double sum_sq,
-                                  double mean) {
-  const double g = Gamma(n + 68);
-  const double underflow = n * 0x1p-1070;
   const double sq_high =
       sum_sq * (1 + 2 * g) * (1 + 16 * kEpsilon) + underflow;  // >= sum x^2
-  // >= |sum x - s| (Cauchy-Schwarz, as in the lower bound).
+  // >= |s - sum x|, the 2 covering the roundings of this expression.
   const double sum_error = 2 * g * std::sqrt(n * sq_high);
-  const double centered = sq_high - (sum * sum / n) * (1 - 16 * kEpsilon) +
-                          2 * std::fabs(mean) * sum_error * (1 + 16 * kEpsilon);
-  const double bound = centered * (1 + g) * (1 + 1e-7) + underflow;
-  return std::isfinite(bound) ? bound : HUGE_VAL;
+  const double sum_high = std::fabs(sum) + sum_error;  // >= |sum x|
+  const double centered_low = sq_low * (1 - 16 * kEpsilon) -
+                              (sum_high * sum_high / n) * (1 + 16 * kEpsilon);
+  const double lo = centered_low * (1 - g) * (1 - 1e-7) - underflow;
+  const double centered_high =
+      sq_high - (sum * sum / n) * (1 - 16 * kEpsilon) +
+      2 * std::fabs(mean) * sum_error * (1 + 16 * kEpsilon);
+  const double hi = centered_high * (1 + g) * (1 + 1e-7) + underflow;
+  return {std::isfinite(lo) && lo > 0 ? lo : 0,
+          std::isfinite(hi) ? hi : HUGE_VAL};
 }
 
 }  // namespace
@@ -646,43 +535,27 @@ absl::Status FindOutliers(absl::Span<const double> values,
   // Usually one pass over memory: pass 1's statistics bound numpy's sum of
   // squared deviations S from both sides, hence 2 * std = 2 sqrt(S / n)
   // (monotone rounding of / and sqrt keeps the order), and every value far
-  // enough from both bounds is decided without S. Otherwise two passes: pass 2
-  // computes S and collects the candidates above the lower bound, and the
-  // exact test runs on them only. Three when no useful bound exists.
-  const double bound = SquaredDeviationLowerBound(count, sum, sum_sq);
-  if (bound > 0) {
-    const double candidate_threshold = 2 * std::sqrt(bound / count);
-    const double upper_threshold = 2 * std::sqrt(
-        SquaredDeviationUpperBound(count, sum, sum_sq, mean) / count);
-    if (std::isfinite(upper_threshold)) {
-      bool undecided;
-      const size_t outliers = HWY_DYNAMIC_DISPATCH(DecideImpl)(
-          values.data(), n, mean, candidate_threshold, upper_threshold,
-          ranges.get(), out, &undecided);
-      if (!undecided) {
-        indices->set_size(outliers);
-        return absl::OkStatus();
-      }
+  // enough from both bounds is decided without S. Otherwise a second pass
+  // computes S, and the same decision runs with the exact threshold.
+  const Bounds bounds = SquaredDeviationBounds(count, sum, sum_sq, mean);
+  if (bounds.lo > 0) {
+    bool undecided;
+    const size_t outliers = HWY_DYNAMIC_DISPATCH(DecideImpl)(
+        values.data(), n, mean, 2 * std::sqrt(bounds.lo / count),
+        2 * std::sqrt(bounds.hi / count), ranges.get(), out, &undecided);
+    if (!undecided) {
+      indices->set_size(outliers);
+      return absl::OkStatus();
     }
-    double sq_dev_sum;
-    const size_t candidates =
-        HWY_DYNAMIC_DISPATCH(SquaredDeviationSumAndCandidatesImpl)(
-            values.data(), n, mean, candidate_threshold, out, &sq_dev_sum);
-    const double threshold = 2 * std::sqrt(sq_dev_sum / count);
-    size_t kept = 0;
-    for (size_t j = 0; j < candidates; ++j) {
-      const int64_t i = out[j];
-      if (std::fabs(values[i] - mean) > threshold) out[kept++] = i;
-    }
-    indices->set_size(kept);
-    return absl::OkStatus();
   }
-
-  const double std = std::sqrt(
-      HWY_DYNAMIC_DISPATCH(SquaredDeviationSumImpl)(values.data(), n, mean) /
-      count);
-  indices->set_size(HWY_DYNAMIC_DISPATCH(CompareImpl)(values.data(), n, mean,
-                                                      2 * std, out));
+  const double threshold =
+      2 * std::sqrt(HWY_DYNAMIC_DISPATCH(SquaredDeviationSumImpl)(
+                        values.data(), n, mean) /
+                    count);
+  bool undecided;  // never, with lo == hi
+  indices->set_size(HWY_DYNAMIC_DISPATCH(DecideImpl)(
+      values.data(), n, mean, threshold, threshold, ranges.get(), out,
+      &undecided));
   return absl::OkStatus();
 }
 
