@@ -28,11 +28,22 @@ void Queue::StopAccepting() {
 }
 
 void Queue::Close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  accepting_ = false;
+  if (!open_ || close_requested_.load(std::memory_order_relaxed)) return;
+  close_requested_.store(true, std::memory_order_release);
+  // Wakes the queue thread even if no call has anything left in flight.
+  close_alarm_.Set(cq_.get(), gpr_now(GPR_CLOCK_MONOTONIC),
+                   MakeTag(this, kCloseRequested));
+}
+
+void Queue::ShutdownIfIdleSlow() {
+  if (shut_down_ || active_calls() != 0) return;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    accepting_ = false;
     open_ = false;
   }
+  shut_down_ = true;
   cq_->Shutdown();
 }
 
@@ -43,7 +54,10 @@ void Queue::Run() {
   }
   void* tag = nullptr;
   bool ok = false;
-  while (cq_->Next(&tag, &ok)) DispatchTag(tag, ok);
+  while (cq_->Next(&tag, &ok)) {
+    DispatchTag(tag, ok);
+    ShutdownIfIdle();
+  }
 }
 
 void Queue::RunBatched() {
@@ -59,6 +73,7 @@ void Queue::RunBatched() {
     }
     // Flushed before this thread can block in Next() again.
     if (batch.Flush()) ArmFlushRetry();
+    ShutdownIfIdle();
   }
 }
 
@@ -68,11 +83,12 @@ void Queue::ArmFlushRetry() {
     flush_retry_.Set(cq_.get(),
                      gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                   gpr_time_from_millis(1, GPR_TIMESPAN)),
-                     MakeTag(this, 0));
+                     MakeTag(this, kFlushRetry));
   });
 }
 
-void Queue::OnEvent(uint8_t /*event*/, bool /*ok*/) {
+void Queue::OnEvent(uint8_t event, bool /*ok*/) {
+  if (event == kCloseRequested) return;  // Run() looks at the request next
   flush_retry_armed_ = false;
   if (coalesce::RetryPending()) ArmFlushRetry();
 }

@@ -61,8 +61,15 @@ class Queue final : public EventHandler {
 
   // Shutdown step 1: no new calls are requested from now on.
   void StopAccepting();
-  // Shutdown step 2 (after Server::Shutdown returned): no more alarms, and the
-  // completion queue itself is shut down; Run() returns once it is drained.
+  // Shutdown step 2 (after Server::Shutdown returned): the completion queue is
+  // shut down as soon as no call on it is alive any more; Run() returns once
+  // it is drained. This is the engine's one guarantee that no operation is
+  // ever started on a shut-down queue (gRPC aborts the process if one is):
+  // every call operation is started by this queue's thread while its call is
+  // alive, so the thread itself shuts the queue down, between two events, at
+  // the first moment it has no live call; alarms from other threads are
+  // refused from then on (IfOpen). Server::Shutdown cancels whatever is left
+  // at the end of the grace period, so every call ends.
   void Close();
 
   // Polls until the queue is shut down and drained. Called by its one thread.
@@ -73,7 +80,8 @@ class Queue final : public EventHandler {
 
   static constexpr int kMaxBatchEvents = 64;
 
-  // The coalescer's retry alarm (sockets that were full at flush time).
+  // The coalescer's retry alarm (sockets that were full at flush time), and
+  // the wake-up that makes this thread look at a Close() request.
   void OnEvent(uint8_t event, bool ok) override;
 
   // Calls that arrived on this queue and have not ended yet. Only the queue's
@@ -86,8 +94,16 @@ class Queue final : public EventHandler {
   }
 
  private:
+  enum : uint8_t { kFlushRetry, kCloseRequested };
+
   void RunBatched();
   void ArmFlushRetry();
+  // After Close(): shuts the completion queue down once no call is alive.
+  // Queue thread only.
+  void ShutdownIfIdle() {
+    if (close_requested_.load(std::memory_order_acquire)) ShutdownIfIdleSlow();
+  }
+  void ShutdownIfIdleSlow();
 
   void AddActive(int64_t delta) {
     active_.store(active_.load(std::memory_order_relaxed) + delta,
@@ -99,6 +115,9 @@ class Queue final : public EventHandler {
   std::mutex mu_;
   bool accepting_ = true;
   bool open_ = true;
+  std::atomic<bool> close_requested_{false};
+  grpc::Alarm close_alarm_;
+  bool shut_down_ = false;  // queue thread only
   std::atomic<int64_t> active_{0};
   grpc::Alarm flush_retry_;
   bool flush_retry_armed_ = false;  // queue thread only
