@@ -7,11 +7,10 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "load.h"
 #include "scenarios.h"
+#include "server/common/flag_help.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "Server address, HOST:PORT.");
 ABSL_FLAG(std::string, scenario, "capitalize",
@@ -88,17 +87,18 @@ void OnSignal(int) { interrupted.store(true); }
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "Asynchronous gRPC load generator for cqmux and compatible servers.\n"
+  constexpr char kUsage[] =
+      "cqmux-load: asynchronous gRPC load generator for cqmux and compatible servers.\n"
       "  cqmux-load --target=127.0.0.1:50051 --scenario=capitalize --connections=4 "
       "--concurrency=100 --duration=10s\n"
       "Every answer is checked; wrong answers and each status code are counted apart. "
-      "Flag names take - or _ alike (--payload-bytes = --payload_bytes). "
-      "Exit status: 0 all calls right, 1 some failed, 2 could not run.");
-  absl::FlagsUsageConfig usage;
-  usage.contains_helpshort_flags = [](absl::string_view f) { return absl::StrContains(f, "bench/load"); };
-  usage.contains_help_flags = usage.contains_helpshort_flags;
-  absl::SetFlagsUsageConfig(usage);
+      "Flag names take - or _ alike (--payload-bytes = --payload_bytes).";
+  if (cqmux::WantsHelp(argc, argv)) {
+    cqmux::PrintFlagHelp(kUsage, "bench/load",
+                         "\nExit status: 0 all calls right, 1 some failed, 2 could not run.\n");
+    return 0;
+  }
+  absl::SetProgramUsageMessage(kUsage);
   // Debian's abseil is built without NDEBUG, so every absl::Mutex inside gRPC
   // runs deadlock detection: several percent of the client's CPU per call.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);

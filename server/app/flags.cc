@@ -1,7 +1,6 @@
 // Flag definitions, dash-spelling, and a --help that explains every flag.
 #include "server/app/flags.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -9,13 +8,13 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
+#include "server/common/flag_help.h"
 
 ABSL_FLAG(std::vector<std::string>, listen, {"0.0.0.0:50051"},
           "Address to serve on, HOST:PORT ([::1]:PORT for IPv6, port 0 picks "
@@ -80,33 +79,6 @@ constexpr char kUsage[] =
     "my_package.RequestStreaming and pb.Outliers, plus grpc.health.v1.Health "
     "and server reflection.\n\nUsage: cqmux-server [--flag=value ...]";
 
-// Whether a registered flag is one of ours (not an absl or gRPC internal).
-bool IsServerFlag(const absl::CommandLineFlag& flag) {
-  return absl::StrContains(flag.Filename(), "server/app/flags.cc");
-}
-
-void PrintHelp() {
-  std::vector<const absl::CommandLineFlag*> flags;
-  for (const auto& [name, flag] : absl::GetAllFlags()) {
-    if (IsServerFlag(*flag)) flags.push_back(flag);
-  }
-  std::sort(flags.begin(), flags.end(), [](auto* a, auto* b) {
-    return a->Name() < b->Name();
-  });
-  std::printf("%s\n\nFlags:\n", kUsage);
-  for (const absl::CommandLineFlag* flag : flags) {
-    std::printf("  --%s (default: %s)\n", 
-                absl::StrReplaceAll(flag->Name(), {{"_", "-"}}).c_str(),
-                flag->DefaultValue().c_str());
-    std::printf("      %s\n", flag->Help().c_str());
-  }
-  std::printf(
-      "\n  --help     Print this help and exit.\n"
-      "\nSignals: SIGINT or SIGTERM start a graceful shutdown (health goes "
-      "NOT_SERVING, in-flight calls get --shutdown-grace); the exit code is "
-      "0.\n");
-}
-
 // "--shutdown-grace=1s" -> "--shutdown_grace=1s"; repeated --listen values
 // are merged so that each occurrence adds an address.
 std::vector<std::string> NormalizeArgs(int argc, char** argv) {
@@ -148,12 +120,12 @@ std::vector<std::string> NormalizeArgs(int argc, char** argv) {
 }  // namespace
 
 ServerConfig ParseServerFlags(int argc, char** argv) {
-  for (int i = 1; i < argc; ++i) {
-    const absl::string_view arg = argv[i];
-    if (arg == "--help" || arg == "-h" || arg == "--helpfull") {
-      PrintHelp();
-      std::exit(0);
-    }
+  if (WantsHelp(argc, argv)) {
+    PrintFlagHelp(kUsage, "server/app/flags.cc",
+                  "\nSignals: SIGINT or SIGTERM start a graceful shutdown (health "
+                  "goes NOT_SERVING, in-flight calls get --shutdown-grace); the "
+                  "exit code is 0.\n");
+    std::exit(0);
   }
   absl::SetProgramUsageMessage(kUsage);
   std::vector<std::string> normalized = NormalizeArgs(argc, argv);
