@@ -1,11 +1,12 @@
 // Prints the 1,000 values of the outliers tutorial's Go client (client.go,
 // dummyData: rand.Float64() * 40 from math/rand's default source, which
-// Go 1.19 seeds with 1), as float64 bit patterns in hex, one per line.
+// Go 1.19 seeded with 1; Go 1.20 and later seed it randomly, so the source is
+// seeded with 1 explicitly here), as float64 bit patterns in hex, one per line.
 //go:build ignore
 
 // The one source of these values: the tests read the file, and CMake compiles
 // it into cqmux-load (tutorial_metrics.cc.in). Regenerate, in bench/load:
-//   GO111MODULE=off GOCACHE=/tmp/gocache go run tools/tutorial_values.go > tutorial_values.txt
+//   go run tools/tutorial_values.go > tutorial_values.txt
 package main
 
 import (
@@ -15,8 +16,9 @@ import (
 )
 
 func main() {
+	rng := rand.New(rand.NewSource(1))
 	for i := 0; i < 1000; i++ {
-		v := rand.Float64() * 40
+		v := rng.Float64() * 40
 		switch i { // the tutorial's planted outliers
 		case 7:
 			v = 97.3
