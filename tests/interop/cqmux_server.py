@@ -1,9 +1,10 @@
 """Test helper: runs the real cqmux-server binary on a free 127.0.0.1 port.
 
-The binary and the generated Python package come from the environment that
-ctest sets (see tests/interop/CMakeLists.txt):
+Runs in the build's Python venv (CQMUX_VENV_PYTHON, see
+client/python/CMakeLists.txt), which has grpcio and grpcio-health-checking.
+The binary comes from the environment that ctest sets (see
+tests/interop/CMakeLists.txt):
   CQMUX_SERVER       path of cqmux-server
-  CQMUX_PYTHONPATH   directory holding the generated `cqmux` package
 Readiness is observed through grpc.health.v1 (channel connectivity, then a
 Check that waits for readiness), never by sleeping a fixed time.
 """
@@ -11,12 +12,10 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 
-sys.path.insert(0, os.environ["CQMUX_PYTHONPATH"])
-import grpc  # noqa: E402
-from cqmux.pb import health_pb2, health_pb2_grpc  # noqa: E402
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 STARTUP_TIMEOUT_S = 60.0
 SHUTDOWN_TIMEOUT_S = 60.0
@@ -164,3 +163,10 @@ class LineReader:
 
     def text(self):
         return "".join(self.lines)
+
+    def close(self, timeout=30):
+        """After the process has ended: waits for the last lines and closes its pipes."""
+        self._thread.join(timeout)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()

@@ -1,16 +1,12 @@
-"""Shared bits of the example clients: finds the cqmux package and parses --target."""
+"""What the example clients share: the --target option."""
 import argparse
-import os
-import sys
 
-# The package is generated into <build>/python; CQMUX_PYTHONPATH or
-# PYTHONPATH may point there, else assume the default build directory.
-_default = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..",
-                        "build", "python")
-sys.path.insert(0, os.environ.get("CQMUX_PYTHONPATH", _default))
+import cqmux
 
 
 def parser(description):
-    p = argparse.ArgumentParser(description=description)
-    p.add_argument("--target", default="localhost:50051", help="server address")
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--target", default=cqmux.DEFAULT_TARGET,
+                   help="server address (default %(default)s)")
     return p

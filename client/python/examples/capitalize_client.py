@@ -1,27 +1,31 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The capitalize tutorial's client (rpc.Fetch/Capitalize): reads lines after a
-"> " prompt and prints "< " and the capitalized line, until end of input."""
+"> " prompt and prints "< " and the capitalized line and a blank line, until
+end of input."""
 import sys
 
-import _common  # noqa: F401  (sets sys.path)
 import grpc
-from cqmux.pb import defs_pb2 as pb
-from cqmux.pb import defs_pb2_grpc as proto
+
+import _common
+from cqmux.pb import defs_pb2, defs_pb2_grpc
 
 
 def main():
     args = _common.parser(__doc__).parse_args()
     with grpc.insecure_channel(args.target) as channel:
-        stub = proto.FetchStub(channel)
+        stub = defs_pb2_grpc.FetchStub(channel)
         while True:
             try:
                 line = input("> ")
             except EOFError:
                 print()
                 return 0
-            capitalized = stub.Capitalize(pb.Payload(data=bytes(line, encoding="utf-8")),
-                                          timeout=10)
-            print("< %s\n" % capitalized.data.decode("utf-8"))
+            try:
+                reply = stub.Capitalize(defs_pb2.Payload(data=line.encode("utf-8")), timeout=10)
+            except grpc.RpcError as e:
+                print("Capitalize failed with %s: %s" % (e.code(), e.details()), file=sys.stderr)
+                return 1
+            print("< %s\n" % reply.data.decode("utf-8"))
 
 
 if __name__ == "__main__":

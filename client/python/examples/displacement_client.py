@@ -1,9 +1,10 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """The displacement tutorial's unary client: distance between two points."""
 import sys
 
-import _common  # noqa: F401
 import grpc
+
+import _common
 from cqmux.pb import unary_pb2 as pb
 from cqmux.pb import unary_pb2_grpc
 
@@ -16,7 +17,12 @@ def main():
     with grpc.insecure_channel(a.target) as channel:
         stub = unary_pb2_grpc.DisplacementServiceStub(channel)
         request = pb.Displacement(start=pb.Point(x=a.x1, y=a.y1), end=pb.Point(x=a.x2, y=a.y2))
-        response = stub.computeDisplacement(request, timeout=10)
+        try:
+            response = stub.computeDisplacement(request, timeout=10)
+        except grpc.RpcError as e:
+            print("computeDisplacement failed with %s: %s" % (e.code(), e.details()),
+                  file=sys.stderr)
+            return 1
         print("distance: %g" % response.distance)
     return 0
 

@@ -1,13 +1,14 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """An outliers client equivalent to the tutorial's Go client.go: N CPU metrics
 below 40% with outliers at 7, 113 and 835, one second apart; prints the
 indices the server reports."""
 import random
 import sys
 
-import _common  # noqa: F401
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+
+import _common
 from cqmux.pb import outliers_pb2 as pb
 from cqmux.pb import outliers_pb2_grpc
 
@@ -29,8 +30,12 @@ def main():
     a = p.parse_args()
     with grpc.insecure_channel(a.target) as channel:
         stub = outliers_pb2_grpc.OutliersStub(channel)
-        resp = stub.Detect(pb.OutliersRequest(metrics=dummy_data(a.n, random.Random(a.seed))),
-                           timeout=10)
+        request = pb.OutliersRequest(metrics=dummy_data(a.n, random.Random(a.seed)))
+        try:
+            resp = stub.Detect(request, timeout=10)
+        except grpc.RpcError as e:
+            print("Detect failed with %s: %s" % (e.code(), e.details()), file=sys.stderr)
+            return 1
         print("outliers at: %s" % list(resp.indices))
     return 0
 
