@@ -83,6 +83,11 @@ int Watch(books::BookService::Stub& stub, const CallOptions& options, const Args
   grpc::ClientContext context;
   PrepareContext(options, /*waits_for_events=*/true, &context);
   auto reader = stub.Watch(&context, books::Empty());
+  // cqmux sends a watch's headers once the watch is registered: from then on
+  // every inserted book reaches it. Saying so lets a script (or a person)
+  // insert without racing the watch's start.
+  reader->WaitForInitialMetadata();
+  std::cerr << "watching for inserted books" << std::endl;
   books::Book book;
   int64_t received = 0;
   while ((count == 0 || received < count) && reader->Read(&book)) {

@@ -8,7 +8,7 @@ namespace cqmux::cli {
 namespace {
 
 constexpr std::string_view kGlobalFlags = R"txt(Global flags (before or after the subcommand):
-  --target=HOST:PORT   server address (default localhost:50051)
+  --target=HOST:PORT   server address (default $CQMUX_TARGET, else localhost:50051)
   --timeout=DURATION   per-call deadline, e.g. 500ms, 10s; default 10s, and no
                        deadline for `books watch`
   --metadata=KEY=VALUE request metadata; repeatable (e.g. --metadata=ip=127.0.0.1)
@@ -39,7 +39,8 @@ constexpr std::string_view kBooks = R"txt(cqmux books list                      
 cqmux books insert ID TITLE AUTHOR     Insert a book
 cqmux books get ID                     Get a book by its ID
 cqmux books delete ID                  Delete a book by its ID
-cqmux books watch [--count=N]          Watch for inserted books; stop after N
+cqmux books watch [--count=N]          Watch for inserted books (stderr says "watching for
+                                       inserted books" once live); stop after N
   Calls books.BookService with the codelab client's output, e.g.
   "Server sent 2 book(s)." then the JSON, "Server response:" then the JSON,
   and errors such as "Get book (404): NOT_FOUND: No book with id 404 was found".

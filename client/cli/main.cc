@@ -2,6 +2,7 @@
 // a subcommand (see help.cc for the grammar).
 #include <cstring>
 #include <deque>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <string_view>
@@ -14,7 +15,8 @@
 #include "call_options.h"
 #include "commands.h"
 
-ABSL_FLAG(std::string, target, "localhost:50051", "Server address, HOST:PORT.");
+ABSL_FLAG(std::string, target, "",
+          "Server address, HOST:PORT (default $CQMUX_TARGET, else localhost:50051).");
 ABSL_FLAG(absl::Duration, timeout, absl::ZeroDuration(),
           "Per-call deadline (e.g. 500ms, 10s); 0 = 10s, and none for `books watch`.");
 ABSL_FLAG(std::vector<std::string>, metadata, {},
@@ -74,6 +76,10 @@ int main(int argc, char** argv) {
                                                          rest.data());
   CallOptions options;
   options.target = absl::GetFlag(FLAGS_target);
+  if (options.target.empty()) {
+    const char* env = std::getenv("CQMUX_TARGET");
+    options.target = env != nullptr && *env != '\0' ? env : "localhost:50051";
+  }
   options.timeout = absl::GetFlag(FLAGS_timeout);
   options.json = absl::GetFlag(FLAGS_json);
   for (const std::string& entry : absl::GetFlag(FLAGS_metadata)) metadata.push_back(entry);
