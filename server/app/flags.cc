@@ -34,6 +34,12 @@ ABSL_FLAG(int, requests_per_queue, 16,
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGINT/SIGTERM, how long in-flight calls may take to finish "
           "before they are cancelled (e.g. 10s, 500ms).");
+ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
+          "On SIGINT/SIGTERM, how long health reports NOT_SERVING while new "
+          "calls are still served, before the server stops taking calls and "
+          "--shutdown-grace starts: time for load balancers and "
+          "health-checking clients to move away (a few seconds behind a load "
+          "balancer; 0 when nothing checks health).");
 ABSL_FLAG(int, max_message_bytes, 64 << 20,
           "Largest request or response message in bytes; larger requests fail "
           "with RESOURCE_EXHAUSTED. The default (64 MiB) fits a Detect request "
@@ -44,6 +50,18 @@ ABSL_FLAG(int, blocking_threads, 2,
 ABSL_FLAG(int, blocking_queue, 256,
           "Slow requests that may wait for a worker; beyond that CreateUser "
           "fails fast with RESOURCE_EXHAUSTED instead of queueing without bound.");
+ABSL_FLAG(int, compute_threads, 1,
+          "Worker threads, at a lower CPU priority than the queue threads, "
+          "for heavy requests (Detect above --detect-offload-bytes), so that "
+          "a big request never holds up the small calls on its queue thread.");
+ABSL_FLAG(int, compute_queue, 64,
+          "Heavy requests that may wait for a compute thread; beyond that "
+          "they fail fast with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, detect_offload_bytes, 256 << 10,
+          "Detect requests larger than this many bytes (about 25 bytes per "
+          "metric: the default is ~10,000 metrics, ~0.1 ms of work) are "
+          "decoded and computed on the compute pool; smaller ones on the "
+          "queue thread, where they cost less than the hand-over.");
 ABSL_FLAG(bool, coalesce_writes, false,
           "Send the responses of each batch of completion-queue events as one "
           "socket write per connection instead of one per response (fewer "
@@ -123,8 +141,10 @@ ServerConfig ParseServerFlags(int argc, char** argv) {
   if (WantsHelp(argc, argv)) {
     PrintFlagHelp(kUsage, "server/app/flags.cc",
                   "\nSignals: SIGINT or SIGTERM start a graceful shutdown (health "
-                  "goes NOT_SERVING, in-flight calls get --shutdown-grace); the "
-                  "exit code is 0.\n");
+                  "goes NOT_SERVING, new calls are still served for "
+                  "--drain-delay, then in-flight calls get --shutdown-grace, "
+                  "slow requests still queued are dropped); the exit code is "
+                  "0.\n");
     std::exit(0);
   }
   absl::SetProgramUsageMessage(kUsage);
@@ -150,12 +170,23 @@ ServerConfig ParseServerFlags(int argc, char** argv) {
   if (config.engine.shutdown_grace < absl::ZeroDuration()) {
     Fail("--shutdown-grace must not be negative");
   }
+  config.engine.drain_delay = absl::GetFlag(FLAGS_drain_delay);
+  if (config.engine.drain_delay < absl::ZeroDuration()) {
+    Fail("--drain-delay must not be negative");
+  }
   config.engine.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   if (config.engine.max_message_bytes < 1024) Fail("--max-message-bytes must be at least 1024");
   config.engine.blocking_threads = absl::GetFlag(FLAGS_blocking_threads);
   if (config.engine.blocking_threads < 1) Fail("--blocking-threads must be at least 1");
   config.engine.blocking_queue = absl::GetFlag(FLAGS_blocking_queue);
   if (config.engine.blocking_queue < 1) Fail("--blocking-queue must be at least 1");
+  config.engine.compute_threads = absl::GetFlag(FLAGS_compute_threads);
+  if (config.engine.compute_threads < 1) Fail("--compute-threads must be at least 1");
+  config.engine.compute_queue = absl::GetFlag(FLAGS_compute_queue);
+  if (config.engine.compute_queue < 1) Fail("--compute-queue must be at least 1");
+  const int64_t offload = absl::GetFlag(FLAGS_detect_offload_bytes);
+  if (offload < 0) Fail("--detect-offload-bytes must not be negative");
+  config.detect_offload_bytes = static_cast<size_t>(offload);
   config.engine.coalesce_writes = absl::GetFlag(FLAGS_coalesce_writes);
   config.password_hash = absl::GetFlag(FLAGS_password_hash);
   const int64_t max_users = absl::GetFlag(FLAGS_max_users);

@@ -2,9 +2,11 @@
 // SIGINT/SIGTERM and exit 0.
 #include <signal.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -51,9 +53,23 @@ int main(int argc, char** argv) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   cqmux::Log(cqmux::LogLevel::kInfo,
-             "%s received: shutting down (grace %s)", strsignal(signal_number),
+             "%s received: shutting down (drain %s, grace %s)", strsignal(signal_number),
+             absl::FormatDuration(config.engine.drain_delay),
              absl::FormatDuration(config.engine.shutdown_grace));
+  // A second signal ends the drain delay at once (an operator in a hurry).
+  std::atomic<bool> done{false};
+  std::thread second_signal([&] {
+    const timespec poll = {0, 100 * 1000 * 1000};
+    while (!done.load()) {
+      if (sigtimedwait(&signals, nullptr, &poll) > 0) {
+        cqmux::Log(cqmux::LogLevel::kInfo, "second signal: drain delay ended");
+        engine.EndDrain();
+      }
+    }
+  });
   (*app)->Shutdown();
+  done = true;
+  second_signal.join();
   cqmux::Log(cqmux::LogLevel::kInfo, "shutdown complete");
   return 0;
 }

@@ -47,7 +47,8 @@ void ServerApp::RegisterServices() {
   engine_.AddService<grpc::health::v1::Health>()
       .Unary(&Health::RequestCheck, bind_front(&HealthService::Check, &health_))
       .ServerStreaming(&Health::RequestWatch, bind_front(&HealthService::Watch, &health_));
-  engine_.OnShutdown([this] { health_.Shutdown(); });  // first: NOT_SERVING
+  engine_.OnDrain([this] { health_.Drain(); });  // first: NOT_SERVING
+  engine_.OnShutdown([this] { health_.Shutdown(); });
 
   using Fetch = rpc::Fetch::AsyncService;
   engine_.AddService<rpc::Fetch>()
@@ -77,12 +78,16 @@ void ServerApp::RegisterServices() {
       .ServerStreaming(&Books::RequestWatch, bind_front(&BooksService::Watch, &books_));
   engine_.OnShutdown([this] { books_.Close(); });
 
-  // Raw: Detect decodes the serialized request itself (zero copy).
+  // Raw: Detect decodes the serialized request itself (zero copy); big ones
+  // on the compute pool.
   using RawOutliers = pb::Outliers::WithRawMethod_Detect<pb::Outliers::Service>;
   engine_.AddService<pb::Outliers, RawOutliers>()
-      .Unary(&RawOutliers::RequestDetect,
-             [this](const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
-                    const CallContext&) { return outliers_.Detect(request, response); });
+      .ComputeUnary(&RawOutliers::RequestDetect,
+                    [this](const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
+                           const CallContext&) { return outliers_.Detect(request, response); },
+                    [limit = config_.detect_offload_bytes](const grpc::ByteBuffer& request) {
+                      return request.Length() > limit;
+                    });
 }
 
 absl::Status ServerApp::Start() {

@@ -19,6 +19,9 @@ struct ServerConfig {
   bool seed_books = true;
   size_t watch_backlog = 1024;
   size_t max_books = 1000000;
+  // Detect requests larger than this (serialized bytes) are served on the
+  // compute pool instead of a queue thread.
+  size_t detect_offload_bytes = 256 << 10;
 };
 
 }  // namespace cqmux

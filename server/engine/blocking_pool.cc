@@ -1,22 +1,49 @@
 // Fixed thread pool with a bounded backlog; see blocking_pool.h.
 #include "server/engine/blocking_pool.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <utility>
+
+#include "absl/time/clock.h"
+
+#include "server/common/log.h"
 
 namespace cqmux {
 
-BlockingPool::BlockingPool(int threads, size_t max_queued)
-    : max_queued_(max_queued) {
+BlockingPool::BlockingPool(std::string name, int threads, size_t max_queued,
+                           int nice)
+    : name_(std::move(name)), max_queued_(max_queued), nice_(nice) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Work(); });
 }
 
-BlockingPool::~BlockingPool() { Drain(); }
+BlockingPool::~BlockingPool() {
+  DropQueued();
+  Drain();
+}
 
-bool BlockingPool::Submit(std::function<void()> job) {
+bool BlockingPool::Submit(Job job) {
   absl::MutexLock lock(&mu_);
-  if (draining_ || jobs_.size() >= max_queued_) return false;
+  if (refusing_ || draining_ || jobs_.size() >= max_queued_) return false;
   jobs_.push_back(std::move(job));
   return true;
+}
+
+void BlockingPool::DropFrom(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  drop_from_ = deadline;
+}
+
+void BlockingPool::DropQueued() {
+  std::deque<Job> dropped;
+  {
+    absl::MutexLock lock(&mu_);
+    refusing_ = true;
+    dropped.swap(jobs_);
+  }
+  for (Job& job : dropped) job(false);
 }
 
 void BlockingPool::Drain() {
@@ -29,9 +56,22 @@ void BlockingPool::Drain() {
   }
 }
 
+size_t BlockingPool::queued() {
+  absl::MutexLock lock(&mu_);
+  return jobs_.size();
+}
+
 void BlockingPool::Work() {
+  if (nice_ > 0) {
+    // Linux: a thread's nice value is per thread (its tid).
+    const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+    if (setpriority(PRIO_PROCESS, tid, nice_) != 0) {
+      Log(LogLevel::kWarning, "%s pool: could not lower thread priority", name_.c_str());
+    }
+  }
   for (;;) {
-    std::function<void()> job;
+    Job job;
+    bool run = true;
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -41,8 +81,9 @@ void BlockingPool::Work() {
       if (jobs_.empty()) return;  // draining and nothing left
       job = std::move(jobs_.front());
       jobs_.pop_front();
+      run = absl::Now() < drop_from_;
     }
-    job();
+    job(run);
   }
 }
 

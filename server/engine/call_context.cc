@@ -1,6 +1,8 @@
 // Read-only view of a call for handlers; see call_context.h.
 #include "server/engine/call_context.h"
 
+#include <chrono>
+
 namespace cqmux {
 
 absl::string_view CallContext::Metadata(absl::string_view key) const {
@@ -13,6 +15,13 @@ absl::string_view CallContext::Metadata(absl::string_view key) const {
 
 std::string CallContext::Peer() const {
   return context_ == nullptr ? std::string() : context_->peer();
+}
+
+bool CallContext::Wanted() const {
+  if (cancelled_ != nullptr && cancelled_->load(std::memory_order_acquire)) return false;
+  // deadline() is fixed when the call arrives, so any thread may read it.
+  return context_ == nullptr ||
+         context_->deadline() > std::chrono::system_clock::now();
 }
 
 }  // namespace cqmux

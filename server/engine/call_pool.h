@@ -34,20 +34,30 @@ class CallPool final : public CallPoolBase {
       call = idle_.back();
       idle_.pop_back();
     }
-    if (!queue_->IfAccepting([call] { call->Request(); })) Recycle(call);
+    if (queue_->IfAccepting([call] { call->Request(); })) {
+      queue_->RequestPosted();
+    } else {
+      Recycle(call);
+    }
   }
 
   // A posted request matched a call.
-  void Started() { queue_->CallStarted(); }
+  void Started() {
+    queue_->RequestReturned();
+    queue_->CallStarted();
+  }
   // A started call has nothing in flight any more.
   void Ended(Call* call) {
     queue_->CallEnded();
     Recycle(call);
   }
+  // The call has nothing in flight any more. Not started: its request came
+  // back unmatched (the server is shutting down).
   void Release(Call* call, bool started) {
     if (started) {
       Ended(call);
     } else {
+      queue_->RequestReturned();
       Recycle(call);
     }
   }

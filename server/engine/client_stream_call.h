@@ -51,6 +51,7 @@ class ClientStreamCall final : public EventHandler {
   }
 
   void Reset() {
+    done_ = finished_ = finish_ok_ = cancelled_ = false;
     sink_.reset();
     reader_.reset();
     response_.reset();
@@ -72,8 +73,8 @@ class ClientStreamCall final : public EventHandler {
         break;
       case kRead:
         if (!ok) {
-          // The client half-closed (or the call broke: then Finish fails,
-          // which is harmless).
+          // The client half-closed, or the call broke: Finish then fails and
+          // the done notification says cancelled; OnFinished tells the sink.
           grpc::Status status = sink_->OnHalfClose(&*response_);
           Finish(status);
         } else if (grpc::Status status = sink_->OnMessage(*message_);
@@ -84,10 +85,21 @@ class ClientStreamCall final : public EventHandler {
         }
         break;
       case kDone:
+        // IsCancelled may only be asked once this tag arrived.
+        done_ = true;
+        cancelled_ = context_->IsCancelled();
+        MaybeReportFinished();
+        break;
       case kFinish:
+        finished_ = true;
+        finish_ok_ = ok;
+        MaybeReportFinished();
         break;
     }
-    if (in_flight_ == 0) pool_->Release(this, std::exchange(started_, false));
+    if (in_flight_ == 0) {
+      sink_.reset();  // e.g. Finish never started: the request failed
+      pool_->Release(this, std::exchange(started_, false));
+    }
   }
 
  private:
@@ -99,8 +111,14 @@ class ClientStreamCall final : public EventHandler {
     reader_->Read(&*message_, MakeTag(this, kRead));
   }
 
-  void Finish(const grpc::Status& status) {
+  // Once both the Finish and the done notification are back.
+  void MaybeReportFinished() {
+    if (!done_ || !finished_ || sink_ == nullptr) return;
+    sink_->OnFinished(finish_ok_ && !cancelled_);
     sink_.reset();
+  }
+
+  void Finish(const grpc::Status& status) {
     ++in_flight_;
     if (status.ok()) {
       reader_->Finish(*response_, status, MakeTag(this, kFinish));
@@ -117,6 +135,10 @@ class ClientStreamCall final : public EventHandler {
   std::unique_ptr<ClientStreamSink<Req, Resp>> sink_;
   int in_flight_ = 0;
   bool started_ = false;
+  bool done_ = false;
+  bool finished_ = false;
+  bool finish_ok_ = false;
+  bool cancelled_ = false;
 };
 
 }  // namespace cqmux

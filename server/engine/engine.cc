@@ -57,6 +57,10 @@ Engine::~Engine() {
   services_.clear();
 }
 
+void Engine::OnDrain(std::function<void()> hook) {
+  drain_hooks_.push_back(std::move(hook));
+}
+
 void Engine::OnShutdown(std::function<void()> hook) {
   shutdown_hooks_.push_back(std::move(hook));
 }
@@ -64,9 +68,21 @@ void Engine::OnShutdown(std::function<void()> hook) {
 BlockingPool* Engine::blocking_pool() {
   if (blocking_pool_ == nullptr) {
     blocking_pool_ = std::make_unique<BlockingPool>(
-        options_.blocking_threads, static_cast<size_t>(options_.blocking_queue));
+        "blocking", options_.blocking_threads,
+        static_cast<size_t>(options_.blocking_queue));
   }
   return blocking_pool_.get();
+}
+
+BlockingPool* Engine::compute_pool() {
+  if (compute_pool_ == nullptr) {
+    // Nice 5: under contention the queue threads get ~3x this pool's CPU
+    // share, so small calls keep flowing while a heavy request computes.
+    compute_pool_ = std::make_unique<BlockingPool>(
+        "compute", options_.compute_threads,
+        static_cast<size_t>(options_.compute_queue), /*nice=*/5);
+  }
+  return compute_pool_.get();
 }
 
 std::vector<std::string> Engine::service_names() const {
@@ -151,22 +167,43 @@ int64_t Engine::active_calls() const {
   return total;
 }
 
+int64_t Engine::posted_requests() const {
+  int64_t total = 0;
+  for (const auto& queue : queues_) total += queue->posted_requests();
+  return total;
+}
+
 void Engine::Shutdown() {
   std::lock_guard<std::mutex> lock(shutdown_mu_);
   if (!started_ || stopped_) return;
   stopped_ = true;
-  for (auto& queue : queues_) queue->StopAccepting();
+  // Load balancers learn first (health NOT_SERVING) and get drain_delay to
+  // move their clients away while calls are still served.
+  for (auto& hook : drain_hooks_) hook();
+  if (options_.drain_delay > absl::ZeroDuration()) {
+    (void)drain_cut_.WaitForNotificationWithTimeout(options_.drain_delay);
+  }
+  // Requests stay posted until Server::Shutdown fails them: a call that
+  // arrives before the client saw the GOAWAY is still served, where one
+  // left unmatched would be cancelled by gRPC when shutdown begins.
   for (auto& hook : shutdown_hooks_) hook();
   // Server::Shutdown also waits for every connection to close, and an idle
   // client may not read its socket for seconds (gRPC clients poll idle
   // channels every 5 s), which would hold the exit for the whole grace
-  // period. Once every call of ours has ended there is nothing left to wait
-  // for: disconnect whoever is still connected.
+  // period. Once every call of ours has ended, and every posted request has
+  // come back (Server::Shutdown fails the unmatched ones; a matched one
+  // becomes a call), there is nothing left to wait for: disconnect whoever
+  // is still connected.
   const absl::Time deadline = absl::Now() + options_.shutdown_grace;
+  // Off-queue work not started by the end of the grace period never starts:
+  // at that moment every call is cancelled.
+  for (BlockingPool* pool : {blocking_pool_.get(), compute_pool_.get()}) {
+    if (pool != nullptr) pool->DropFrom(deadline);
+  }
   absl::Notification server_down;
   std::thread reaper([this, &server_down] {
     while (!server_down.WaitForNotificationWithTimeout(absl::Milliseconds(5))) {
-      if (active_calls() == 0) {
+      if (active_calls() == 0 && posted_requests() == 0) {
         grpc_server_cancel_all_calls(server_->c_server());
         return;
       }
@@ -175,9 +212,15 @@ void Engine::Shutdown() {
   server_->Shutdown(absl::ToChronoTime(deadline));
   server_down.Notify();
   reaper.join();
-  // Slow handlers still running wake their calls through alarms: let them
-  // finish while the queues are open.
-  if (blocking_pool_ != nullptr) blocking_pool_->Drain();
+  // The grace period is over and every call was cancelled: off-queue jobs
+  // still waiting for a thread are dropped (each completes its call unrun),
+  // the ones running finish; both wake their calls through alarms, which the
+  // queues still take (a queue shuts down only once it has no live call).
+  for (BlockingPool* pool : {blocking_pool_.get(), compute_pool_.get()}) {
+    if (pool == nullptr) continue;
+    pool->DropQueued();
+    pool->Drain();
+  }
   for (auto& queue : queues_) queue->Close();
   for (std::thread& t : threads_) t.join();
   threads_.clear();

@@ -22,6 +22,7 @@
 #include <grpcpp/server.h>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "server/engine/blocking_pool.h"
 #include "server/engine/call_pool.h"
@@ -39,9 +40,17 @@ struct EngineOptions {
   bool pin_threads = false;
   int requests_per_queue = 16;
   absl::Duration shutdown_grace = absl::Seconds(10);
+  // On Shutdown, how long the drain hooks' news (health NOT_SERVING) has to
+  // reach load balancers while new calls are still served.
+  absl::Duration drain_delay = absl::ZeroDuration();
   int max_message_bytes = 64 << 20;
+  // Slow handlers (BlockingUnary: password hashing).
   int blocking_threads = 2;
   int blocking_queue = 256;
+  // Heavy requests (ComputeUnary: big Detects), at a lower CPU priority than
+  // the queue threads.
+  int compute_threads = 1;
+  int compute_queue = 64;
   // Send the socket writes of each drained batch of events as one write per
   // connection (see write_coalescer.h). Process-wide once any engine sets it.
   bool coalesce_writes = false;
@@ -90,6 +99,16 @@ class ServiceBinding {
       UnaryRequestFn<Base, Req, Resp> request,
       std::type_identity_t<UnaryHandler<Req, Resp>> handler);
 
+  // For handlers whose cost grows with the request (e.g. a Detect of a
+  // million metrics): requests for which `heavy` is true run on the engine's
+  // compute pool, the others on the queue thread. One heavy request then
+  // never holds a queue thread, and so never the small calls behind it.
+  template <class Base, class Req, class Resp>
+  ServiceBinding& ComputeUnary(
+      UnaryRequestFn<Base, Req, Resp> request,
+      std::type_identity_t<UnaryHandler<Req, Resp>> handler,
+      std::type_identity_t<std::function<bool(const Req&)>> heavy);
+
   template <class Base, class Req, class Resp>
   ServiceBinding& ServerStreaming(
       ServerStreamRequestFn<Base, Req, Resp> request,
@@ -125,9 +144,13 @@ class Engine {
     return ServiceBinding<Service>(this, raw);
   }
 
-  // Run in order when graceful shutdown begins, before in-flight calls are
-  // waited for: the place to report NOT_SERVING and to end long-lived
-  // streams (e.g. close watch hubs).
+  // Run in order when graceful shutdown begins, before drain_delay during
+  // which new calls are still served: the place to report NOT_SERVING.
+  void OnDrain(std::function<void()> hook);
+
+  // Run in order once the server stops taking calls, before in-flight calls
+  // are waited for: the place to end long-lived streams (e.g. close watch
+  // hubs).
   void OnShutdown(std::function<void()> hook);
 
   // Binds the ports and starts the queue threads. Fails if a port cannot be
@@ -141,12 +164,25 @@ class Engine {
   std::vector<std::string> service_names() const;
   // Calls being served right now, over all queues (approximate while busy).
   int64_t active_calls() const;
+  // Requests posted for new calls whose tags were not handled yet.
+  int64_t posted_requests() const;
 
-  // Graceful shutdown: no new calls, the shutdown hooks run, in-flight calls
-  // get the grace period and are then cancelled; every queue is drained and
-  // every call object freed. Idempotent; blocks until done. Must not be
-  // called from a queue thread.
+  // Graceful shutdown: the drain hooks run and new calls are still served for
+  // drain_delay; then no new calls, the shutdown hooks run, in-flight calls
+  // (off-queue jobs included) get the grace period and are then cancelled;
+  // off-queue jobs still waiting for a thread are dropped unrun, every queue
+  // is drained and every call object freed. Returns within drain_delay +
+  // grace + the longest single job. Idempotent; blocks until done. Must not
+  // be called from a queue thread.
   void Shutdown();
+
+  // Ends a Shutdown()'s drain delay now (e.g. a second SIGTERM). Any thread.
+  void EndDrain() { drain_cut_.Notify(); }
+
+  // Pools of off-queue work, created with the first method that needs them
+  // (null until then). For tests.
+  BlockingPool* blocking_pool_for_testing() { return blocking_pool_.get(); }
+  BlockingPool* compute_pool_for_testing() { return compute_pool_.get(); }
 
  private:
   template <class Service>
@@ -156,6 +192,7 @@ class Engine {
     methods_.push_back(std::move(method));
   }
   BlockingPool* blocking_pool();
+  BlockingPool* compute_pool();
 
   struct RegisteredService {
     std::string name;
@@ -165,13 +202,16 @@ class Engine {
   const EngineOptions options_;
   std::vector<RegisteredService> services_;
   std::vector<std::unique_ptr<MethodBase>> methods_;
+  std::vector<std::function<void()>> drain_hooks_;
   std::vector<std::function<void()>> shutdown_hooks_;
   std::unique_ptr<BlockingPool> blocking_pool_;
+  std::unique_ptr<BlockingPool> compute_pool_;
   std::unique_ptr<grpc::Server> server_;
   std::vector<std::unique_ptr<Queue>> queues_;
   std::vector<std::thread> threads_;
   std::vector<int> ports_;
   std::mutex shutdown_mu_;
+  absl::Notification drain_cut_;
   bool started_ = false;
   bool stopped_ = false;
 };
@@ -188,8 +228,7 @@ template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::Unary(
     UnaryRequestFn<Base, Req, Resp> request,
     std::type_identity_t<UnaryHandler<Req, Resp>> handler) {
-  return Add<UnaryCall<Base, Req, Resp>>(
-      {service_, request, std::move(handler), nullptr});
+  return Add<UnaryCall<Base, Req, Resp>>({service_, request, std::move(handler)});
 }
 
 template <class Service>
@@ -199,6 +238,16 @@ ServiceBinding<Service>& ServiceBinding<Service>::BlockingUnary(
     std::type_identity_t<UnaryHandler<Req, Resp>> handler) {
   return Add<UnaryCall<Base, Req, Resp>>(
       {service_, request, std::move(handler), engine_->blocking_pool()});
+}
+
+template <class Service>
+template <class Base, class Req, class Resp>
+ServiceBinding<Service>& ServiceBinding<Service>::ComputeUnary(
+    UnaryRequestFn<Base, Req, Resp> request,
+    std::type_identity_t<UnaryHandler<Req, Resp>> handler,
+    std::type_identity_t<std::function<bool(const Req&)>> heavy) {
+  return Add<UnaryCall<Base, Req, Resp>>(
+      {service_, request, std::move(handler), engine_->compute_pool(), std::move(heavy)});
 }
 
 template <class Service>

@@ -57,12 +57,18 @@ class FunctionStream final : public ServerStream<Resp> {
 
 // The consuming side of a client stream: called once per message, then once
 // when the client half-closes. A non-OK status from OnMessage ends the call.
+// A stream that breaks (cancelled, deadline, disconnect) may look like a
+// half-close at first; OnFinished says at the end whether the call really
+// completed, so lasting effects (counting the stream) belong there.
 template <class Req, class Resp>
 class ClientStreamSink {
  public:
   virtual ~ClientStreamSink() = default;
   virtual grpc::Status OnMessage(const Req& message) = 0;
   virtual grpc::Status OnHalfClose(Resp* response) = 0;
+  // Last call: `completed` is true when the client got the final status
+  // (the call was neither cancelled nor broken).
+  virtual void OnFinished(bool completed) { (void)completed; }
 };
 
 template <class Req, class Resp>

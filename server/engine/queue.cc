@@ -22,11 +22,6 @@ void Queue::AddPool(std::unique_ptr<CallPoolBase> pool) {
   pools_.push_back(std::move(pool));
 }
 
-void Queue::StopAccepting() {
-  std::lock_guard<std::mutex> lock(mu_);
-  accepting_ = false;
-}
-
 void Queue::Close() {
   std::lock_guard<std::mutex> lock(mu_);
   accepting_ = false;

@@ -37,9 +37,10 @@ class Queue final : public EventHandler {
 
   void AddPool(std::unique_ptr<CallPoolBase> pool);
 
-  // Runs `post` (which requests a new call) unless shutdown has begun. The
+  // Runs `post` (which requests a new call) unless the queue is closing. The
   // gate is per queue, so it never contends across queues; it exists because
   // requesting a call on a queue that is being shut down aborts the process.
+  // (Between Server::Shutdown and Close, gRPC fails new requests at once.)
   template <typename F>
   bool IfAccepting(F&& post) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -48,9 +49,9 @@ class Queue final : public EventHandler {
     return true;
   }
 
-  // Runs `arm` (which sets an alarm on this queue) unless the queue is closed.
-  // Alarms stay allowed after StopAccepting so that in-flight calls can still
-  // be woken while the server drains them.
+  // Runs `arm` (which sets an alarm on this queue) unless the queue is shut
+  // down. Alarms stay allowed after Close() until the last call ended, so
+  // that in-flight calls can still be woken while the server drains them.
   template <typename F>
   bool IfOpen(F&& arm) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -59,9 +60,8 @@ class Queue final : public EventHandler {
     return true;
   }
 
-  // Shutdown step 1: no new calls are requested from now on.
-  void StopAccepting();
-  // Shutdown step 2 (after Server::Shutdown returned): the completion queue is
+  // Shutdown (after Server::Shutdown returned): no new requests; the
+  // completion queue is
   // shut down as soon as no call on it is alive any more; Run() returns once
   // it is drained. This is the engine's one guarantee that no operation is
   // ever started on a shut-down queue (gRPC aborts the process if one is):
@@ -93,6 +93,16 @@ class Queue final : public EventHandler {
     return active_.load(std::memory_order_relaxed);
   }
 
+  // Requests posted on this queue whose tag has not been handled yet: a call
+  // gRPC matched to one of them is not counted as active before its tag is
+  // handled, so shutdown waits for both counts to reach zero before it
+  // cancels what is left. Same threading as active_calls().
+  void RequestPosted() { AddPosted(1); }
+  void RequestReturned() { AddPosted(-1); }
+  int64_t posted_requests() const {
+    return posted_.load(std::memory_order_relaxed);
+  }
+
  private:
   enum : uint8_t { kFlushRetry, kCloseRequested };
 
@@ -109,6 +119,10 @@ class Queue final : public EventHandler {
     active_.store(active_.load(std::memory_order_relaxed) + delta,
                   std::memory_order_relaxed);
   }
+  void AddPosted(int64_t delta) {
+    posted_.store(posted_.load(std::memory_order_relaxed) + delta,
+                  std::memory_order_relaxed);
+  }
 
   const int index_;
   std::unique_ptr<grpc::ServerCompletionQueue> cq_;
@@ -119,6 +133,7 @@ class Queue final : public EventHandler {
   grpc::Alarm close_alarm_;
   bool shut_down_ = false;  // queue thread only
   std::atomic<int64_t> active_{0};
+  std::atomic<int64_t> posted_{0};
   grpc::Alarm flush_retry_;
   bool flush_retry_armed_ = false;  // queue thread only
   // Destroyed after the queue is drained, when no call is in flight.

@@ -1,11 +1,17 @@
 // The state machine of a unary call: request -> handler -> Finish, then back
-// to its pool. A handler marked blocking runs on the BlockingPool instead of
-// the queue thread and the call is woken back onto its queue to finish.
+// to its pool. A method bound with a pool (slow or heavy handlers) runs its
+// handler there instead of on the queue thread, and the call is woken back
+// onto its queue to finish; this is the engine's one way of doing work off the
+// queue threads.
 #ifndef CQMUX_SERVER_ENGINE_UNARY_CALL_H_
 #define CQMUX_SERVER_ENGINE_UNARY_CALL_H_
 
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
 
 #include <grpcpp/completion_queue.h>
 #include <grpcpp/server_context.h>
@@ -30,7 +36,12 @@ struct UnarySpec {
   Base* service;
   UnaryRequestFn<Base, Req, Resp> request;
   UnaryHandler<Req, Resp> handler;
-  BlockingPool* blocking;  // null: the handler runs on the queue thread
+  // Where the handler runs instead of the queue thread; null: on the queue
+  // thread.
+  BlockingPool* pool = nullptr;
+  // With a pool: which requests go to it (null: every one); the others are
+  // served on the queue thread.
+  std::function<bool(const Req&)> offload_if = nullptr;
 };
 
 template <class Base, class Req, class Resp>
@@ -46,6 +57,11 @@ class UnaryCall final : public EventHandler {
     request_.emplace();
     response_.emplace();
     responder_.emplace(&*context_);
+    cancelled_.store(false, std::memory_order_relaxed);
+    in_flight_ = 1;
+    // Off-queue work must learn of a cancellation (see RunOffQueue); the
+    // done notification has to be armed before the call is requested.
+    if (spec.pool != nullptr) context_->AsyncNotifyWhenDone(MakeTag(this, kDone));
     grpc::ServerCompletionQueue* cq = pool_->queue()->cq();
     (spec.service->*spec.request)(&*context_, &*request_, &*responder_, cq, cq,
                                   MakeTag(this, kRequest));
@@ -60,51 +76,76 @@ class UnaryCall final : public EventHandler {
   }
 
   void OnEvent(uint8_t event, bool ok) override {
+    --in_flight_;
     switch (event) {
-      case kRequest:
-        if (!ok) {  // the server is shutting down
-          pool_->Recycle(this);
-          return;
-        }
+      case kRequest: {
+        if (!ok) break;  // shutting down; the done tag will never come
+        const Spec& spec = pool_->spec();
+        if (spec.pool != nullptr) ++in_flight_;  // the done notification
+        started_ = true;
         pool_->Started();
         pool_->PostRequest();
-        if (pool_->spec().blocking == nullptr) {
-          Finish(pool_->spec().handler(*request_, &*response_,
-                                       CallContext(&*context_)));
+        if (spec.pool != nullptr && (!spec.offload_if || spec.offload_if(*request_))) {
+          RunOffQueue(spec.pool);
         } else {
-          RunBlocking();
+          Finish(spec.handler(*request_, &*response_, CallContext(&*context_)));
         }
-        return;
+        break;
+      }
       case kWake:
-        // The blocking handler is done; its status is ours to read now.
+        // The off-queue job is done; its status is ours to read now.
         link_->OnAlarm();
         link_->Detach();
         Finish(status_);
-        return;
+        break;
+      case kDone:
+        // IsCancelled may only be asked once this tag arrived.
+        if (context_->IsCancelled()) cancelled_.store(true, std::memory_order_release);
+        break;
       case kFinish:
-        pool_->Ended(this);
-        return;
+        break;
     }
+    if (in_flight_ == 0) pool_->Release(this, std::exchange(started_, false));
   }
 
  private:
-  enum : uint8_t { kRequest, kWake, kFinish };
+  enum : uint8_t { kRequest, kWake, kFinish, kDone };
 
-  void RunBlocking() {
+  // Hands the handler to `pool` and parks the call until the job wakes it.
+  // The job runs the handler only if the call is still wanted when a thread
+  // picks it up (not cancelled, deadline not passed), so a backlog never
+  // works for clients that are gone, and a request the client was told
+  // failed is never carried out. A job the pool drops (shutdown past its
+  // grace period) completes the call without running.
+  void RunOffQueue(BlockingPool* pool) {
     link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
-    auto job = [this] {
-      status_ = pool_->spec().handler(*request_, &*response_,
-                                      CallContext(&*context_));
+    ++in_flight_;  // the job's wake
+    auto job = [this](bool run) {
+      if (!run) {
+        status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "server shutting down: the request was not processed");
+      } else if (cancelled_.load(std::memory_order_acquire)) {
+        status_ = grpc::Status(grpc::StatusCode::CANCELLED, "call cancelled before it ran");
+      } else if (!CallContext(&*context_).Wanted()) {
+        status_ = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                               "deadline passed while the request waited for a worker");
+      } else {
+        status_ = pool_->spec().handler(*request_, &*response_,
+                                        CallContext(&*context_, &cancelled_));
+      }
       link_->Wake();
     };
-    if (!pool_->spec().blocking->Submit(job)) {
+    if (!pool->Submit(std::move(job))) {
+      --in_flight_;
       link_.reset();
       Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          "server busy: too many slow requests queued, retry"));
+                          "server busy: too many slow requests queued for the " +
+                              pool->name() + " pool, retry"));
     }
   }
 
   void Finish(const grpc::Status& status) {
+    ++in_flight_;
     if (status.ok()) {
       responder_->Finish(*response_, status, MakeTag(this, kFinish));
     } else {
@@ -117,8 +158,11 @@ class UnaryCall final : public EventHandler {
   std::optional<Req> request_;
   std::optional<Resp> response_;
   std::optional<grpc::ServerAsyncResponseWriter<Resp>> responder_;
-  std::shared_ptr<WakeLink> link_;  // only while a blocking handler runs
-  grpc::Status status_;
+  std::shared_ptr<WakeLink> link_;  // only while an off-queue job runs
+  grpc::Status status_;             // written by the job, read after its wake
+  std::atomic<bool> cancelled_{false};
+  int in_flight_ = 0;
+  bool started_ = false;
 };
 
 }  // namespace cqmux

@@ -40,14 +40,18 @@ class StateStreamService::Sink final
   }
 
   grpc::Status OnHalfClose(my_package::Empty* /*response*/) override {
-    service_->Add(counts_);
-    Log(LogLevel::kDebug,
-        "stream_state: %d messages (UNKNOWN %d OK %d THIRSTY %d STARVED %d "
-        "TIRED %d unrecognized %d)",
-        counts_.total(), counts_.by_status[0], counts_.by_status[1],
-        counts_.by_status[2], counts_.by_status[3], counts_.by_status[4],
-        counts_.unrecognized);
     return grpc::Status::OK;
+  }
+
+  // Only a stream the client completed counts; a cancelled one is dropped.
+  void OnFinished(bool completed) override {
+    Log(LogLevel::kDebug,
+        "stream_state %s: %d messages (UNKNOWN %d OK %d THIRSTY %d STARVED %d "
+        "TIRED %d unrecognized %d)",
+        completed ? "completed" : "cancelled, not counted", counts_.total(),
+        counts_.by_status[0], counts_.by_status[1], counts_.by_status[2],
+        counts_.by_status[3], counts_.by_status[4], counts_.unrecognized);
+    if (completed) service_->Add(counts_);
   }
 
  private:

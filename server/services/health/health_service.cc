@@ -64,8 +64,15 @@ void HealthService::WakeAllLocked() {
 
 void HealthService::SetStatus(const std::string& service, ServingStatus status) {
   absl::MutexLock lock(&mu_);
-  if (shut_down_) return;
+  if (draining_ || shut_down_) return;
   statuses_[service] = status;
+  WakeAllLocked();
+}
+
+void HealthService::Drain() {
+  absl::MutexLock lock(&mu_);
+  draining_ = true;
+  for (auto& [name, status] : statuses_) status = HealthCheckResponse::NOT_SERVING;
   WakeAllLocked();
 }
 

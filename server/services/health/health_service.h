@@ -31,6 +31,11 @@ class HealthService {
 
   // Any thread. "" is the server as a whole.
   void SetStatus(const std::string& service, ServingStatus status);
+  // Draining (shutdown is coming, calls are still served): everything
+  // NOT_SERVING from now on, so that load balancers and health-checking
+  // clients move away; open watches are told and stay open. Later SetStatus
+  // calls are ignored.
+  void Drain();
   // Shutdown: everything NOT_SERVING from now on, and open watches end after
   // sending it. Later SetStatus calls are ignored.
   void Shutdown();
@@ -54,6 +59,7 @@ class HealthService {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<std::string, ServingStatus> statuses_ ABSL_GUARDED_BY(mu_);
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
   // Open watches; a stream removes itself when the engine destroys it.
   std::vector<WatchStream*> watchers_ ABSL_GUARDED_BY(mu_);

@@ -54,6 +54,12 @@ grpc::Status UsersService::CreateUser(const users::CreateUserRequest& request,
   }
   absl::StatusOr<std::string> hash = hasher_.Hash(request.password());
   if (!hash.ok()) return ToGrpcStatus(hash.status());
+  // Hashing takes tens of ms: a client whose deadline passed meanwhile has
+  // been told the call failed, so the user must not appear anyway.
+  if (!call.Wanted()) {
+    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                        "deadline passed while the password was hashed; no user created");
+  }
   absl::StatusOr<uint32_t> id =
       store_.Add(request.username(), request.email(), *std::move(hash));
   if (!id.ok()) return ToGrpcStatus(id.status());

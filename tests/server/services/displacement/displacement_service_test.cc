@@ -45,6 +45,8 @@ TEST(StateStreamServiceTest, CountsPerStatusIncludingUnknownValues) {
   }
   my_package::Empty empty;
   ASSERT_TRUE(sink->OnHalfClose(&empty).ok());
+  EXPECT_EQ(service.totals().total(), 0u);  // counted once the call completed
+  sink->OnFinished(/*completed=*/true);
   StateCounts totals = service.totals();
   EXPECT_EQ(totals.by_status[0], 1u);
   EXPECT_EQ(totals.by_status[1], 2u);
@@ -53,6 +55,18 @@ TEST(StateStreamServiceTest, CountsPerStatusIncludingUnknownValues) {
   EXPECT_EQ(totals.by_status[4], 3u);
   EXPECT_EQ(totals.unrecognized, 1u);
   EXPECT_EQ(totals.total(), 9u);
+}
+
+TEST(StateStreamServiceTest, ACancelledStreamIsNotCounted) {
+  StateStreamService service;
+  auto sink = service.OpenStateStream(CallContext());
+  my_package::Data data;
+  data.set_status(my_package::OK);
+  ASSERT_TRUE(sink->OnMessage(data).ok());
+  my_package::Empty empty;
+  ASSERT_TRUE(sink->OnHalfClose(&empty).ok());  // a broken stream looks like this
+  sink->OnFinished(/*completed=*/false);
+  EXPECT_EQ(service.totals().total(), 0u);
 }
 
 }  // namespace
