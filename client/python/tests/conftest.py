@@ -1,5 +1,6 @@
 """Fixtures: the real cqmux-server binary ($CQMUX_SERVER) on a free 127.0.0.1
-port, one per test session, and a channel to it.
+port, one per test session (tests/interop/cqmux_server.py, the repository's
+server helper), and a channel to it.
 
 Readiness is observed through grpc.health.v1 (channel connectivity, then a
 Check that waits for readiness), never by sleeping. At the end the server gets
@@ -8,21 +9,17 @@ tests are never skipped, and a skipped test fails the run (see
 pytest_sessionfinish).
 """
 import os
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 
 import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(HERE, os.pardir, "examples")
-STARTUP_TIMEOUT_S = 60.0
-SHUTDOWN_TIMEOUT_S = 60.0
+# The repository's one helper that starts and stops the real server.
+sys.path.insert(0, os.path.join(HERE, os.pardir, os.pardir, os.pardir, "tests", "interop"))
+import cqmux_server  # noqa: E402
 
 
 def pytest_configure(config):
@@ -40,79 +37,14 @@ def pytest_sessionfinish(session, exitstatus):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, binary, args):
-        self.binary = binary
-        self.args = list(args)
-        self.proc = None
-        self.port = None
-        self.log = tempfile.TemporaryFile()
-
-    @property
-    def target(self):
-        return "127.0.0.1:%d" % self.port
-
-    def log_text(self):
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")
-
-    def start(self):
-        # A port found free can be taken before the server binds it: retry.
-        for _ in range(3):
-            self.port = free_port()
-            self.proc = subprocess.Popen([self.binary, "--listen=" + self.target] + self.args,
-                                         stdout=self.log, stderr=subprocess.STDOUT)
-            if self._serving():
-                return
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait()
-        raise RuntimeError("cqmux-server did not start; log:\n" + self.log_text())
-
-    def _serving(self):
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        with grpc.insecure_channel(self.target) as channel:
-            ready = grpc.channel_ready_future(channel)
-            while True:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    return False
-                try:
-                    # Returns as soon as the channel connects; the bound only
-                    # lets us notice a server that died meanwhile.
-                    ready.result(timeout=0.5)
-                    break
-                except grpc.FutureTimeoutError:
-                    continue
-            reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=10, wait_for_ready=True)
-            return reply.status == health_pb2.HealthCheckResponse.SERVING
-
-    def stop(self):
-        """SIGTERM; returns the exit status (killing the server after the bound)."""
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=SHUTDOWN_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            return "killed after %gs" % SHUTDOWN_TIMEOUT_S
-
-
 @pytest.fixture(scope="session")
 def server():
     """The running server (attribute target = "127.0.0.1:PORT"). The users
     service hashes passwords with the cheapest profile (--password-hash=min)."""
-    srv = Server(os.environ["CQMUX_SERVER"], ["--password-hash=min"])
+    srv = cqmux_server.Server(["--password-hash=min"])
     srv.start()
     yield srv
-    code = srv.stop()
-    assert code == 0, "cqmux-server exited with %s; log:\n%s" % (code, srv.log_text())
+    srv.stop_cleanly()
 
 
 @pytest.fixture(scope="session")
