@@ -15,6 +15,7 @@
 #include "server/engine/call_pool.h"
 #include "server/engine/event.h"
 #include "server/engine/handlers.h"
+#include "server/engine/method_policy.h"
 #include "server/engine/waker.h"
 
 namespace cqmux {
@@ -31,6 +32,7 @@ struct UnarySpec {
   UnaryRequestFn<Base, Req, Resp> request;
   UnaryHandler<Req, Resp> handler;
   BlockingPool* blocking;  // null: the handler runs on the queue thread
+  MethodPolicy policy;
 };
 
 template <class Base, class Req, class Resp>
@@ -68,7 +70,10 @@ class UnaryCall final : public EventHandler {
         }
         pool_->Started();
         pool_->PostRequest();
-        if (pool_->spec().blocking == nullptr) {
+        if (grpc::Status admitted = pool_->spec().policy.Admit(CallContext(&*context_));
+            !admitted.ok()) {
+          Finish(admitted);
+        } else if (pool_->spec().blocking == nullptr) {
           Finish(pool_->spec().handler(*request_, &*response_,
                                        CallContext(&*context_)));
         } else {
