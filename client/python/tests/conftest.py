@@ -19,6 +19,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+import cqmux
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(HERE, os.pardir, "examples")
 STARTUP_TIMEOUT_S = 60.0
@@ -47,9 +49,13 @@ def free_port():
 
 
 class Server:
-    def __init__(self, binary, args):
+    """cqmux-server with extra `args`; `channel_args` are cqmux.channel()'s
+    (e.g. ca=..., cert=..., key=...) for a server that serves TLS."""
+
+    def __init__(self, binary, args, **channel_args):
         self.binary = binary
         self.args = list(args)
+        self.channel_args = channel_args
         self.proc = None
         self.port = None
         self.log = tempfile.TemporaryFile()
@@ -77,7 +83,7 @@ class Server:
 
     def _serving(self):
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        with grpc.insecure_channel(self.target) as channel:
+        with cqmux.channel(self.target, **self.channel_args) as channel:
             ready = grpc.channel_ready_future(channel)
             while True:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -102,6 +108,36 @@ class Server:
             self.proc.kill()
             self.proc.wait()
             return "killed after %gs" % SHUTDOWN_TIMEOUT_S
+
+
+def make_certs(directory):
+    """Certificates made with openssl into `directory`, as the project's recipe
+    does: ca.pem (CA "test-ca"), server.pem/server.key (CN localhost, SAN
+    DNS:localhost and IP:127.0.0.1), client.pem/client.key (signed by the CA)
+    and other-client.pem/other-client.key (signed by an unrelated CA). Returns
+    {name: path}."""
+    def openssl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=directory, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    with open(os.path.join(directory, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for ca in ("ca", "other-ca"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca + ".key",
+                "-out", ca + ".pem", "-days", "2", "-subj", "/CN=" + ca)
+    for name, ca, ext in (("server", "ca", ["-extfile", "san.ext"]), ("client", "ca", []),
+                          ("other-client", "other-ca", [])):
+        cn = "localhost" if name == "server" else name
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
+                name + ".csr", "-subj", "/CN=" + cn)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
+                "-CAcreateserial", "-out", name + ".pem", "-days", "2", *ext)
+    return {n: os.path.join(directory, n) for n in os.listdir(directory)}
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    return make_certs(str(tmp_path_factory.mktemp("certs")))
 
 
 @pytest.fixture(scope="session")
