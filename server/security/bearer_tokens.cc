@@ -7,7 +7,6 @@
 #include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -87,9 +86,9 @@ absl::StatusOr<BearerTokens> BearerTokens::FromFile(const std::string& path) {
 }
 
 bool BearerTokens::Contains(absl::string_view token) const {
-  // Too long to be one of ours: still hashed, so that the time spent does not
-  // depend on which early check failed (hashing time grows with the length
-  // the client chose, which tells it nothing).
+  // No early exits: the presented token is hashed whatever its length (the
+  // time that takes depends only on what the client sent), and compared with
+  // every stored digest.
   const Digest presented = DigestOf(token);
   int matched = 0;
   for (const Digest& d : digests_) {

@@ -2,7 +2,6 @@
 #include "server/security/tls.h"
 
 #include <fstream>
-#include <sstream>
 
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
