@@ -60,7 +60,7 @@ def test_server_name_override(mtls_server, certs):
                                                         timeout=10).data == b"A"
     with client_channel(mtls_server, certs, server_name="not-the-server") as chan:
         with pytest.raises(grpc.RpcError) as e:
-            defs_pb2_grpc.FetchStub(chan).Capitalize(defs_pb2.Payload(data=b"a"), timeout=5)
+            defs_pb2_grpc.FetchStub(chan).Capitalize(defs_pb2.Payload(data=b"a"), timeout=30)
         assert e.value.code() == grpc.StatusCode.UNAVAILABLE
     with client_channel(mtls_server, certs, server_name="localhost") as chan:
         assert defs_pb2_grpc.FetchStub(chan).Capitalize(defs_pb2.Payload(data=b"b"),
@@ -72,11 +72,11 @@ def test_mtls_refuses_clients_without_the_right_certificate(mtls_server, certs):
                    {"cert": certs["other-client.pem"], "key": certs["other-client.key"]}):
         with client_channel(mtls_server, certs, **kwargs) as chan:
             with pytest.raises(grpc.RpcError) as e:
-                defs_pb2_grpc.FetchStub(chan).Capitalize(defs_pb2.Payload(data=b"x"), timeout=5)
+                defs_pb2_grpc.FetchStub(chan).Capitalize(defs_pb2.Payload(data=b"x"), timeout=30)
             assert e.value.code() == grpc.StatusCode.UNAVAILABLE, kwargs
     with cqmux.channel(mtls_server.target) as chan:  # plaintext to a TLS port
         with pytest.raises(grpc.RpcError) as e:
-            defs_pb2_grpc.FetchStub(chan).Capitalize(defs_pb2.Payload(data=b"x"), timeout=5)
+            defs_pb2_grpc.FetchStub(chan).Capitalize(defs_pb2.Payload(data=b"x"), timeout=30)
         assert e.value.code() == grpc.StatusCode.UNAVAILABLE
 
 

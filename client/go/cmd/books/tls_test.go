@@ -52,10 +52,10 @@ func TestBooksOverMTLSWithToken(t *testing.T) {
 
 	// No client certificate, one of another CA, no TLS at all: refused.
 	for _, args := range [][]string{
-		{"-address=" + s.Addr, "-tls-ca=" + certs.CA, "-timeout=5s", "list"},
+		{"-address=" + s.Addr, "-tls-ca=" + certs.CA, "-timeout=30s", "list"},
 		{"-address=" + s.Addr, "-tls-ca=" + certs.CA, "-tls-cert=" + certs.OtherClient,
-			"-tls-key=" + certs.OtherClientKey, "-timeout=5s", "list"},
-		{"-address=" + s.Addr, "-timeout=5s", "list"},
+			"-tls-key=" + certs.OtherClientKey, "-timeout=30s", "list"},
+		{"-address=" + s.Addr, "-timeout=30s", "list"},
 	} {
 		r := testserver.Run(t, runTimeout, books, args...)
 		check("refused "+args[1], r, 1, `^$`, `List books: rpc error: code = Unavailable`)
