@@ -87,7 +87,7 @@ absl::StatusOr<Connection> Connect(const Options& options, int index) {
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
   Connection c;
-  if (options.direct_sockets) {
+  if (options.direct_sockets && !options.security.tls) {
     std::string error;
     c.fd = ConnectTcp(options.target, options.connect_timeout, &error);
     if (c.fd < 0 && !error.empty()) {
@@ -103,7 +103,12 @@ absl::StatusOr<Connection> Connect(const Options& options, int index) {
   // Distinct arguments and a private subchannel pool: one TCP connection per channel.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt("cqmux_load.connection", index);
-  c.channel = grpc::CreateCustomChannel(options.target, grpc::InsecureChannelCredentials(), args);
+  options.security.Apply(&args);
+  c.channel = grpc::CreateCustomChannel(
+      options.target,
+      options.security.credentials != nullptr ? options.security.credentials
+                                              : grpc::InsecureChannelCredentials(),
+      args);
   if (!c.channel->WaitForConnected(absl::ToChronoTime(absl::Now() + options.connect_timeout))) {
     return absl::UnavailableError(absl::StrCat("cannot connect to ", options.target));
   }

@@ -1,7 +1,8 @@
 // How cqmux-load opens its connections: by default its own TCP socket under a
 // direct gRPC channel (no resolver, load balancer or retries per call, and a
 // socket the engine can cork), otherwise an ordinary channel through gRPC's
-// resolver, one TCP connection each.
+// resolver, one TCP connection each (always with TLS: gRPC runs only
+// plaintext channels directly on a socket).
 #ifndef CQMUX_BENCH_LOAD_CONNECTION_H_
 #define CQMUX_BENCH_LOAD_CONNECTION_H_
 

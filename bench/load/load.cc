@@ -501,6 +501,7 @@ absl::StatusOr<Report> Run(const Options& options) {
 
   Shared shared;
   shared.call_timeout = options.call_timeout;
+  if (!options.token.empty()) shared.authorization = client::BearerValue(options.token);
   for (int c = 0; c < options.connections; ++c) {
     absl::StatusOr<Connection> connection = Connect(options, c);
     if (!connection.ok()) return connection.status();
@@ -555,6 +556,7 @@ absl::StatusOr<Report> Run(const Options& options) {
       books::Empty empty;
       grpc::ClientContext context;
       context.set_deadline(absl::ToChronoTime(absl::Now() + kSetupTimeout));
+      shared.Authorize(&context);
       const grpc::Status status = shared.books[0]->Insert(&context, marker, &empty);
       if (!status.ok()) {
         stop_all();

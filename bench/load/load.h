@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "channel_security.h"
 #include "histogram.h"
 
 namespace cqmux::load {
@@ -39,6 +40,12 @@ struct Options {
   bool direct_sockets = true;
   // Cork those sockets while a batch of completions starts new calls.
   bool cork = true;
+  // TLS (client::MakeChannelSecurity from the --tls* flags); plaintext by
+  // default. With TLS, channels go through gRPC's resolver (direct_sockets
+  // does not apply: gRPC runs only plaintext channels on a given socket).
+  client::ChannelSecurity security;
+  // Sent as "authorization: Bearer TOKEN" on every call when not empty.
+  std::string token;
   // Scenario options.
   int payload_bytes = 100;  // capitalize
   int metrics = 1000;       // detect; 1000 = the tutorial's own request

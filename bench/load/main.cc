@@ -44,7 +44,17 @@ ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(10),
 ABSL_FLAG(bool, direct_sockets, true,
           "Connect HOST:PORT targets with our own sockets and run each channel directly on its "
           "socket: no resolver, load balancer or retries per call, no reconnection (a lost "
-          "connection fails its calls). Other target forms use gRPC's resolver.");
+          "connection fails its calls). Other target forms, and TLS, use gRPC's resolver.");
+ABSL_FLAG(bool, tls, false, "Connect with TLS, verifying the server with the system's roots.");
+ABSL_FLAG(std::string, tls_ca, "", "PEM root certificate(s) that sign the server's (implies --tls).");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM client certificate for servers that require mutual TLS (implies --tls).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name the server's certificate must carry, instead of the target's host.");
+ABSL_FLAG(std::string, token, "",
+          "Write token for servers run with --auth-tokens, sent as metadata \"authorization: "
+          "Bearer TOKEN\" on every call (books-insert and watch-fanout insert books).");
 ABSL_FLAG(bool, cork, true,
           "With --direct_sockets: hold (TCP_CORK) the requests that one batch of completions "
           "starts and send them together at the end of the batch, as h2load and grpc-go write, "
@@ -120,6 +130,25 @@ int main(int argc, char** argv) {
   o.connect_timeout = absl::GetFlag(FLAGS_connect_timeout);
   o.direct_sockets = absl::GetFlag(FLAGS_direct_sockets);
   o.cork = absl::GetFlag(FLAGS_cork);
+  cqmux::client::TlsFlags tls;
+  tls.tls = absl::GetFlag(FLAGS_tls);
+  tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  absl::StatusOr<cqmux::client::ChannelSecurity> security = cqmux::client::MakeChannelSecurity(tls);
+  if (!security.ok()) {
+    std::cerr << "cqmux-load: " << security.status().message() << "\n";
+    return 2;
+  }
+  o.security = *std::move(security);
+  o.token = absl::GetFlag(FLAGS_token);
+  if (!o.token.empty()) {
+    if (absl::Status ok = cqmux::client::CheckToken(o.token, "--token"); !ok.ok()) {
+      std::cerr << "cqmux-load: " << ok.message() << "\n";
+      return 2;
+    }
+  }
   o.payload_bytes = absl::GetFlag(FLAGS_payload_bytes);
   o.metrics = absl::GetFlag(FLAGS_metrics);
   o.watchers = absl::GetFlag(FLAGS_watchers);

@@ -71,8 +71,8 @@ google::protobuf::Struct CodesStruct(const std::map<std::string, int64_t>& error
 
 void PrintReport(const Report& r, std::ostream& out) {
   const Options& o = r.options;
-  out << absl::StrFormat("cqmux-load: %s against %s, %s, %d calls in flight over %d connection%s, %d thread%s\n",
-                         o.scenario, o.target,
+  out << absl::StrFormat("cqmux-load: %s against %s (%s), %s, %d calls in flight over %d connection%s, %d thread%s\n",
+                         o.scenario, o.target, o.security.mode(),
                          r.open_loop ? absl::StrFormat("open loop at %.0f calls/s", o.rate) : "closed loop",
                          o.concurrency, o.connections, o.connections == 1 ? "" : "s", r.threads,
                          r.threads == 1 ? "" : "s");
@@ -114,6 +114,7 @@ std::string ReportJson(const Report& r) {
   const Options& o = r.options;
   f["scenario"] = Str(o.scenario);
   f["target"] = Str(o.target);
+  f["transport"] = Str(o.security.mode());
   f["connections"] = Num(o.connections);
   f["concurrency"] = Num(o.concurrency);
   f["threads"] = Num(r.threads);

@@ -249,6 +249,7 @@ absl::Status PrepareShared(const std::vector<Kind>& kinds, int payload_bytes, in
       users::CreateUserResult result;
       grpc::ClientContext context;
       context.set_deadline(deadline());
+      s->Authorize(&context);
       grpc::Status status = s->users[0]->CreateUser(&context, request, &result);
       if (!status.ok()) {
         return absl::UnavailableError(absl::StrCat("setup: Users/CreateUser failed: ",
@@ -279,6 +280,7 @@ absl::Status PrepareShared(const std::vector<Kind>& kinds, int payload_bytes, in
       books::Empty empty;
       grpc::ClientContext context;
       context.set_deadline(deadline());
+      s->Authorize(&context);
       grpc::Status status = s->books[0]->Insert(&context, book, &empty);
       if (status.error_code() == grpc::StatusCode::ALREADY_EXISTS && attempt < 5) continue;
       if (!status.ok()) {
@@ -305,6 +307,7 @@ grpc::ClientContext& Call::NewContext() {
   if (shared_->call_timeout > absl::ZeroDuration()) {
     context_->set_deadline(absl::ToChronoTime(absl::Now() + shared_->call_timeout));
   }
+  shared_->Authorize(&*context_);
   return *context_;
 }
 
@@ -646,6 +649,7 @@ Watcher::Watcher(Shared* shared, int channel, Histogram* delivery_ns,
     : shared_(shared), channel_(channel), delivery_ns_(delivery_ns), measure_start_(measure_start) {}
 
 void Watcher::Start(grpc::CompletionQueue* cq) {
+  shared_->Authorize(&context_);
   reader_ = shared_->books[channel_]->PrepareAsyncWatch(&context_, books::Empty(), cq);
   reader_->StartCall(this);
 }

@@ -98,7 +98,13 @@ struct Shared {
   std::vector<std::unique_ptr<my_package::RequestStreaming::Stub>> streaming;
   std::vector<std::unique_ptr<books::BookService::Stub>> books;
   absl::Duration call_timeout;
+  std::string authorization;  // "Bearer TOKEN" with --token, else ""
   std::string run_tag;  // unique per run: user names and book titles carry it
+
+  // Every call's context gets the token (one metadata entry) when there is one.
+  void Authorize(grpc::ClientContext* context) const {
+    if (!authorization.empty()) context->AddMetadata("authorization", authorization);
+  }
 
   // capitalize
   struct CapitalizeVariant {

@@ -20,12 +20,20 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseMetadata(absl::string_v
 }
 
 std::shared_ptr<grpc::Channel> MakeChannel(const CallOptions& options) {
-  return grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials());
+  if (!options.security.tls) {
+    return grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials());
+  }
+  grpc::ChannelArguments args;
+  options.security.Apply(&args);
+  return grpc::CreateCustomChannel(options.target, options.security.credentials, args);
 }
 
 void PrepareContext(const CallOptions& options, bool waits_for_events,
                     grpc::ClientContext* context) {
   for (const auto& [key, value] : options.metadata) context->AddMetadata(key, value);
+  if (!options.token.empty()) {
+    context->AddMetadata("authorization", client::BearerValue(options.token));
+  }
   absl::Duration timeout = options.timeout;
   if (timeout == absl::ZeroDuration() && !waits_for_events) timeout = absl::Seconds(10);
   if (timeout > absl::ZeroDuration()) {

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "channel_security.h"
 
 namespace cqmux::cli {
 
@@ -29,6 +30,10 @@ struct CallOptions {
   absl::Duration timeout = absl::ZeroDuration();
   std::vector<std::pair<std::string, std::string>> metadata;
   bool json = false;
+  // --tls and friends: plaintext unless set.
+  client::ChannelSecurity security;
+  // Sent as "authorization: Bearer <token>" on every call when not empty.
+  std::string token;
 };
 
 // Parses one --metadata value, "key=value". Keys are lower-cased as gRPC
@@ -37,7 +42,7 @@ absl::StatusOr<std::pair<std::string, std::string>> ParseMetadata(absl::string_v
 
 std::shared_ptr<grpc::Channel> MakeChannel(const CallOptions& options);
 
-// Applies metadata and the deadline. `waits_for_events` marks calls whose
+// Applies metadata, the token and the deadline. `waits_for_events` marks calls whose
 // length depends on other clients (watch): they get no default deadline.
 void PrepareContext(const CallOptions& options, bool waits_for_events,
                     grpc::ClientContext* context);

@@ -14,6 +14,16 @@ constexpr std::string_view kGlobalFlags = R"txt(Global flags (before or after th
   --metadata=KEY=VALUE request metadata; repeatable (e.g. --metadata=ip=127.0.0.1)
   --json               machine-readable output: one compact JSON document per
                        message on stdout, no headers
+  --tls                TLS, verifying the server with the system's roots
+  --tls-ca=FILE        PEM root certificate(s) of the server's CA (implies --tls)
+  --tls-cert=FILE      PEM client certificate, for servers that require mutual
+  --tls-key=FILE       TLS (--tls-client-ca), and its private key (imply --tls)
+  --tls-server-name=NAME  name the server's certificate must carry instead of
+                       the target's host (e.g. localhost for 127.0.0.1:50051)
+  --token=TOKEN        write token for servers run with --auth-tokens (books
+                       insert/delete), sent as "authorization: Bearer TOKEN" on
+                       every call; default $CQMUX_TOKEN. --token-file=FILE reads
+                       it from FILE's first line that is not blank or a # comment
   --helpfull           every flag, including the libraries'
 
 Exit status: 0 success, 1 the call failed (message "ACTION: CODE: details" on

@@ -22,6 +22,15 @@ ABSL_FLAG(absl::Duration, timeout, absl::ZeroDuration(),
 ABSL_FLAG(std::vector<std::string>, metadata, {},
           "Request metadata KEY=VALUE; repeat the flag for several entries.");
 ABSL_FLAG(bool, json, false, "One compact JSON document per message, no headers.");
+ABSL_FLAG(bool, tls, false, "Connect with TLS, verifying the server with the system's roots.");
+ABSL_FLAG(std::string, tls_ca, "", "PEM root certificate(s) that sign the server's (implies --tls).");
+ABSL_FLAG(std::string, tls_cert, "", "PEM client certificate for mutual TLS (implies --tls).");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls-cert.");
+ABSL_FLAG(std::string, tls_server_name, "",
+          "Name the server's certificate must carry, instead of the target's host.");
+ABSL_FLAG(std::string, token, "",
+          "Write token, sent as metadata \"authorization: Bearer TOKEN\" (default $CQMUX_TOKEN).");
+ABSL_FLAG(std::string, token_file, "", "File whose first non-comment line is the write token.");
 
 namespace {
 
@@ -90,6 +99,36 @@ int main(int argc, char** argv) {
   }
   if (options.timeout < absl::ZeroDuration()) {
     return ReportUsageError("--timeout must not be negative");
+  }
+  cqmux::client::TlsFlags tls;
+  tls.tls = absl::GetFlag(FLAGS_tls);
+  tls.ca_file = absl::GetFlag(FLAGS_tls_ca);
+  tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  tls.server_name = absl::GetFlag(FLAGS_tls_server_name);
+  absl::StatusOr<cqmux::client::ChannelSecurity> security = cqmux::client::MakeChannelSecurity(tls);
+  if (!security.ok()) return ReportUsageError(security.status().message());
+  options.security = *std::move(security);
+  // The token: --token, else --token-file, else $CQMUX_TOKEN.
+  const std::string token = absl::GetFlag(FLAGS_token);
+  const std::string token_file = absl::GetFlag(FLAGS_token_file);
+  if (!token.empty() && !token_file.empty()) {
+    return ReportUsageError("give --token or --token-file, not both");
+  }
+  if (!token.empty()) {
+    if (absl::Status ok = cqmux::client::CheckToken(token, "--token"); !ok.ok()) {
+      return ReportUsageError(ok.message());
+    }
+    options.token = token;
+  } else if (!token_file.empty()) {
+    absl::StatusOr<std::string> read = cqmux::client::ReadTokenFile(token_file);
+    if (!read.ok()) return ReportUsageError(read.status().message());
+    options.token = *std::move(read);
+  } else if (const char* env = std::getenv("CQMUX_TOKEN"); env != nullptr && *env != '\0') {
+    if (absl::Status ok = cqmux::client::CheckToken(env, "$CQMUX_TOKEN"); !ok.ok()) {
+      return ReportUsageError(ok.message());
+    }
+    options.token = env;
   }
 
   if (positional.size() < 2) {

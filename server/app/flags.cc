@@ -15,6 +15,8 @@
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "server/common/flag_help.h"
+#include "server/security/bearer_tokens.h"
+#include "server/security/tls.h"
 
 ABSL_FLAG(std::vector<std::string>, listen, {"0.0.0.0:50051"},
           "Address to serve on, HOST:PORT ([::1]:PORT for IPv6, port 0 picks "
@@ -84,6 +86,31 @@ ABSL_FLAG(int64_t, watch_backlog, 1024,
 ABSL_FLAG(int64_t, max_books, 1000000,
           "Books the in-memory store may hold; Insert beyond that fails with "
           "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain (leaf first) for TLS on every --listen address; "
+          "needs --tls-key. Empty: plaintext. The files are re-read when they "
+          "change (see --tls-refresh), so a certificate is rotated without a "
+          "restart: replace them atomically (rename, or swap a symlinked "
+          "directory); new connections get the new one, open ones keep theirs.");
+ABSL_FLAG(std::string, tls_key, "",
+          "PEM private key of --tls-cert (readable only by the server's user).");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA certificate(s) for mutual TLS: every client must present a "
+          "certificate signed by one of them, or the handshake fails (for every "
+          "method, health included). Needs --tls-cert and --tls-key; re-read "
+          "like them.");
+ABSL_FLAG(absl::Duration, tls_refresh, absl::Seconds(10),
+          "How often the --tls-* files are checked for changes: a rotated "
+          "certificate is served to new connections at most this long after "
+          "the files changed. Whole seconds (rounded up), at least 1s.");
+ABSL_FLAG(std::string, auth_tokens, "",
+          "File of bearer tokens, one per line (blank lines and lines starting "
+          "with # are ignored; a token is printable ASCII without spaces). "
+          "When set, books.BookService/Insert and /Delete need the metadata "
+          "\"authorization: Bearer TOKEN\" with one of them, else "
+          "UNAUTHENTICATED; every other method stays open. Read at startup; "
+          "an unreadable file or one without a token is an error. Tokens are "
+          "never logged.");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level printed: debug, info, warning or error. "
           "debug logs each CreateUser call's metadata (never the password).");
@@ -201,6 +228,21 @@ ServerConfig ParseServerFlags(int argc, char** argv) {
   config.max_books = static_cast<size_t>(max_books);
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
     Fail("--log-level must be debug, info, warning or error");
+  }
+  config.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  config.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  config.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  config.tls.refresh = absl::GetFlag(FLAGS_tls_refresh);
+  if (config.tls.refresh < kMinTlsRefresh) {
+    Fail("--tls-refresh must be at least " + absl::FormatDuration(kMinTlsRefresh));
+  }
+  if (absl::Status tls = ValidateTlsOptions(config.tls); !tls.ok()) {
+    Fail(std::string(tls.message()));
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_auth_tokens); !path.empty()) {
+    absl::StatusOr<BearerTokens> tokens = BearerTokens::FromFile(path);
+    if (!tokens.ok()) Fail(std::string(tokens.status().message()));
+    config.write_tokens = std::make_shared<const BearerTokens>(*std::move(tokens));
   }
   return config;
 }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -42,10 +43,15 @@ int main(int argc, char** argv) {
   }
   cqmux::Engine& engine = (*app)->engine();
   cqmux::Log(cqmux::LogLevel::kInfo,
-             "cqmux-server listening on %s (ports %s), %d queues%s, simd %s, "
-             "services: %s",
+             "cqmux-server listening on %s (ports %s), %s, %s, %d queues%s, "
+             "simd %s, services: %s",
              absl::StrJoin(config.engine.listen, " "),
-             absl::StrJoin(engine.ports(), " "), engine.num_queues(),
+             absl::StrJoin(engine.ports(), " "), cqmux::TlsMode(config.tls),
+             config.write_tokens == nullptr
+                 ? std::string("writes open")
+                 : absl::StrCat("writes need a token (",
+                                config.write_tokens->size(), " accepted)"),
+             engine.num_queues(),
              config.engine.pin_threads ? " (pinned)" : "",
              cqmux::OutliersService::SimdTarget(),
              absl::StrJoin(engine.service_names(), " "));

@@ -27,6 +27,12 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
   absl::StatusOr<PasswordHasher> hasher =
       PasswordHasher::FromProfile(config.password_hash);
   if (!hasher.ok()) return hasher.status();
+  if (config.engine.credentials == nullptr) {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+        MakeServerCredentials(config.tls);
+    if (!credentials.ok()) return credentials.status();
+    config.engine.credentials = *std::move(credentials);
+  }
   return std::unique_ptr<ServerApp>(new ServerApp(std::move(config), *hasher));
 }
 
@@ -40,7 +46,8 @@ ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher)
   RegisterServices();
 }
 
-// One line per method: the RPC and the handler that serves it.
+// One line per method: the RPC, the handler that serves it and, where it
+// has one, the method's policy (e.g. `writes`: a bearer token is needed).
 void ServerApp::RegisterServices() {
   using std::bind_front;
   using Health = grpc::health::v1::Health::AsyncService;
@@ -69,12 +76,14 @@ void ServerApp::RegisterServices() {
       .ClientStreaming(&States::Requeststream_state,
                        bind_front(&StateStreamService::OpenStateStream, &state_stream_));
 
+  // Open to everybody unless --auth-tokens is set.
+  const MethodPolicy writes = RequireBearerToken(config_.write_tokens);
   using Books = books::BookService::AsyncService;
   engine_.AddService<books::BookService>()
       .Unary(&Books::RequestList, bind_front(&BooksService::List, &books_))
-      .Unary(&Books::RequestInsert, bind_front(&BooksService::Insert, &books_))
+      .Unary(&Books::RequestInsert, bind_front(&BooksService::Insert, &books_), writes)
       .Unary(&Books::RequestGet, bind_front(&BooksService::Get, &books_))
-      .Unary(&Books::RequestDelete, bind_front(&BooksService::Delete, &books_))
+      .Unary(&Books::RequestDelete, bind_front(&BooksService::Delete, &books_), writes)
       .ServerStreaming(&Books::RequestWatch, bind_front(&BooksService::Watch, &books_));
   engine_.OnShutdown([this] { books_.Close(); });
 

@@ -19,7 +19,8 @@ namespace cqmux {
 
 class ServerApp {
  public:
-  // Fails on an invalid configuration (e.g. an unknown hash profile).
+  // Fails on an invalid configuration (e.g. an unknown hash profile, TLS
+  // files that cannot be used).
   static absl::StatusOr<std::unique_ptr<ServerApp>> Create(ServerConfig config);
 
   // Binds the ports and starts serving; every service reports SERVING.

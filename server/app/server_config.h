@@ -4,15 +4,22 @@
 #define CQMUX_SERVER_APP_SERVER_CONFIG_H_
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "server/common/log.h"
 #include "server/engine/engine.h"
+#include "server/security/bearer_tokens.h"
+#include "server/security/tls.h"
 
 namespace cqmux {
 
 struct ServerConfig {
+  // engine.credentials is made from `tls` by ServerApp::Create unless set.
   EngineOptions engine;
+  TlsOptions tls;
+  // Set: books Insert and Delete need one of these bearer tokens.
+  std::shared_ptr<const BearerTokens> write_tokens;
   LogLevel log_level = LogLevel::kInfo;
   std::string password_hash = "interactive";
   size_t max_users = 1000000;

@@ -15,6 +15,7 @@
 #include "server/engine/call_pool.h"
 #include "server/engine/event.h"
 #include "server/engine/handlers.h"
+#include "server/engine/method_policy.h"
 
 namespace cqmux {
 
@@ -28,6 +29,7 @@ struct ClientStreamSpec {
   Base* service;
   ClientStreamRequestFn<Base, Req, Resp> request;
   ClientStreamHandler<Req, Resp> handler;
+  MethodPolicy policy;
 };
 
 template <class Base, class Req, class Resp>
@@ -68,6 +70,11 @@ class ClientStreamCall final : public EventHandler {
         started_ = true;
         pool_->Started();
         pool_->PostRequest();
+        if (grpc::Status admitted = pool_->spec().policy.Admit(CallContext(&*context_));
+            !admitted.ok()) {
+          Finish(admitted);  // without reading a message; no sink was opened
+          break;
+        }
         sink_ = pool_->spec().handler(CallContext(&*context_));
         Read();
         break;

@@ -106,9 +106,11 @@ absl::Status Engine::Start() {
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.SetMaxSendMessageSize(options_.max_message_bytes);
   ports_.assign(options_.listen.size(), 0);
+  const std::shared_ptr<grpc::ServerCredentials> credentials =
+      options_.credentials != nullptr ? options_.credentials
+                                      : grpc::InsecureServerCredentials();
   for (size_t i = 0; i < options_.listen.size(); ++i) {
-    builder.AddListeningPort(options_.listen[i],
-                             grpc::InsecureServerCredentials(), &ports_[i]);
+    builder.AddListeningPort(options_.listen[i], credentials, &ports_[i]);
   }
   for (RegisteredService& s : services_) builder.RegisterService(s.service.get());
 

@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server.h>
 
 #include "absl/status/status.h"
@@ -28,6 +29,7 @@
 #include "server/engine/call_pool.h"
 #include "server/engine/client_stream_call.h"
 #include "server/engine/handlers.h"
+#include "server/engine/method_policy.h"
 #include "server/engine/queue.h"
 #include "server/engine/server_stream_call.h"
 #include "server/engine/unary_call.h"
@@ -54,6 +56,9 @@ struct EngineOptions {
   // Send the socket writes of each drained batch of events as one write per
   // connection (see write_coalescer.h). Process-wide once any engine sets it.
   bool coalesce_writes = false;
+  // Transport security of every listener (e.g. TLS, see server/security/).
+  // Null: plaintext (grpc::InsecureServerCredentials).
+  std::shared_ptr<grpc::ServerCredentials> credentials;
 };
 
 // A method's call template, instantiated on every queue at Start().
@@ -81,7 +86,8 @@ class Engine;
 
 // Binds the methods of one generated async service. Every method of the
 // service must be bound: an unbound async method would leave its calls
-// waiting forever.
+// waiting forever. Each method may carry a MethodPolicy (method_policy.h),
+// e.g. an admission check, which the engine applies before the handler.
 template <class Service>
 class ServiceBinding {
  public:
@@ -90,14 +96,16 @@ class ServiceBinding {
 
   template <class Base, class Req, class Resp>
   ServiceBinding& Unary(UnaryRequestFn<Base, Req, Resp> request,
-                        std::type_identity_t<UnaryHandler<Req, Resp>> handler);
+                        std::type_identity_t<UnaryHandler<Req, Resp>> handler,
+                        MethodPolicy policy = {});
 
   // For handlers that are slow on purpose (e.g. password hashing): they run
   // on the engine's blocking pool, never on a queue thread.
   template <class Base, class Req, class Resp>
   ServiceBinding& BlockingUnary(
       UnaryRequestFn<Base, Req, Resp> request,
-      std::type_identity_t<UnaryHandler<Req, Resp>> handler);
+      std::type_identity_t<UnaryHandler<Req, Resp>> handler,
+      MethodPolicy policy = {});
 
   // For handlers whose cost grows with the request (e.g. a Detect of a
   // million metrics): requests for which `heavy` is true run on the engine's
@@ -107,17 +115,20 @@ class ServiceBinding {
   ServiceBinding& ComputeUnary(
       UnaryRequestFn<Base, Req, Resp> request,
       std::type_identity_t<UnaryHandler<Req, Resp>> handler,
-      std::type_identity_t<std::function<bool(const Req&)>> heavy);
+      std::type_identity_t<std::function<bool(const Req&)>> heavy,
+      MethodPolicy policy = {});
 
   template <class Base, class Req, class Resp>
   ServiceBinding& ServerStreaming(
       ServerStreamRequestFn<Base, Req, Resp> request,
-      std::type_identity_t<ServerStreamHandler<Req, Resp>> handler);
+      std::type_identity_t<ServerStreamHandler<Req, Resp>> handler,
+      MethodPolicy policy = {});
 
   template <class Base, class Req, class Resp>
   ServiceBinding& ClientStreaming(
       ClientStreamRequestFn<Base, Req, Resp> request,
-      std::type_identity_t<ClientStreamHandler<Req, Resp>> handler);
+      std::type_identity_t<ClientStreamHandler<Req, Resp>> handler,
+      MethodPolicy policy = {});
 
  private:
   template <class Call>
@@ -227,17 +238,19 @@ template <class Service>
 template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::Unary(
     UnaryRequestFn<Base, Req, Resp> request,
-    std::type_identity_t<UnaryHandler<Req, Resp>> handler) {
-  return Add<UnaryCall<Base, Req, Resp>>({service_, request, std::move(handler)});
+    std::type_identity_t<UnaryHandler<Req, Resp>> handler, MethodPolicy policy) {
+  return Add<UnaryCall<Base, Req, Resp>>(
+      {service_, request, std::move(handler), nullptr, std::move(policy)});
 }
 
 template <class Service>
 template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::BlockingUnary(
     UnaryRequestFn<Base, Req, Resp> request,
-    std::type_identity_t<UnaryHandler<Req, Resp>> handler) {
+    std::type_identity_t<UnaryHandler<Req, Resp>> handler, MethodPolicy policy) {
   return Add<UnaryCall<Base, Req, Resp>>(
-      {service_, request, std::move(handler), engine_->blocking_pool()});
+      {service_, request, std::move(handler), engine_->blocking_pool(),
+       std::move(policy)});
 }
 
 template <class Service>
@@ -245,27 +258,30 @@ template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::ComputeUnary(
     UnaryRequestFn<Base, Req, Resp> request,
     std::type_identity_t<UnaryHandler<Req, Resp>> handler,
-    std::type_identity_t<std::function<bool(const Req&)>> heavy) {
-  return Add<UnaryCall<Base, Req, Resp>>(
-      {service_, request, std::move(handler), engine_->compute_pool(), std::move(heavy)});
+    std::type_identity_t<std::function<bool(const Req&)>> heavy, MethodPolicy policy) {
+  return Add<UnaryCall<Base, Req, Resp>>({service_, request, std::move(handler),
+                                          engine_->compute_pool(), std::move(policy),
+                                          std::move(heavy)});
 }
 
 template <class Service>
 template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::ServerStreaming(
     ServerStreamRequestFn<Base, Req, Resp> request,
-    std::type_identity_t<ServerStreamHandler<Req, Resp>> handler) {
+    std::type_identity_t<ServerStreamHandler<Req, Resp>> handler,
+    MethodPolicy policy) {
   return Add<ServerStreamCall<Base, Req, Resp>>(
-      {service_, request, std::move(handler)});
+      {service_, request, std::move(handler), std::move(policy)});
 }
 
 template <class Service>
 template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::ClientStreaming(
     ClientStreamRequestFn<Base, Req, Resp> request,
-    std::type_identity_t<ClientStreamHandler<Req, Resp>> handler) {
+    std::type_identity_t<ClientStreamHandler<Req, Resp>> handler,
+    MethodPolicy policy) {
   return Add<ClientStreamCall<Base, Req, Resp>>(
-      {service_, request, std::move(handler)});
+      {service_, request, std::move(handler), std::move(policy)});
 }
 
 }  // namespace cqmux

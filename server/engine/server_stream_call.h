@@ -17,6 +17,7 @@
 #include "server/engine/call_pool.h"
 #include "server/engine/event.h"
 #include "server/engine/handlers.h"
+#include "server/engine/method_policy.h"
 #include "server/engine/waker.h"
 
 namespace cqmux {
@@ -31,6 +32,7 @@ struct ServerStreamSpec {
   Base* service;
   ServerStreamRequestFn<Base, Req, Resp> request;
   ServerStreamHandler<Req, Resp> handler;
+  MethodPolicy policy;
 };
 
 template <class Base, class Req, class Resp>
@@ -75,6 +77,11 @@ class ServerStreamCall final : public EventHandler {
         pool_->Started();
         pool_->PostRequest();
         link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
+        if (grpc::Status admitted = pool_->spec().policy.Admit(CallContext(&*context_));
+            !admitted.ok()) {
+          Finish(admitted);  // no stream was opened
+          break;
+        }
         stream_ = pool_->spec().handler(*request_, CallContext(&*context_),
                                         Waker(link_));
         Pump();

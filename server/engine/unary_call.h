@@ -21,6 +21,7 @@
 #include "server/engine/call_pool.h"
 #include "server/engine/event.h"
 #include "server/engine/handlers.h"
+#include "server/engine/method_policy.h"
 #include "server/engine/waker.h"
 
 namespace cqmux {
@@ -39,6 +40,8 @@ struct UnarySpec {
   // Where the handler runs instead of the queue thread; null: on the queue
   // thread.
   BlockingPool* pool = nullptr;
+  // Checks before the handler (e.g. a write token), on the queue thread.
+  MethodPolicy policy = {};
   // With a pool: which requests go to it (null: every one); the others are
   // served on the queue thread.
   std::function<bool(const Req&)> offload_if = nullptr;
@@ -85,7 +88,10 @@ class UnaryCall final : public EventHandler {
         started_ = true;
         pool_->Started();
         pool_->PostRequest();
-        if (spec.pool != nullptr && (!spec.offload_if || spec.offload_if(*request_))) {
+        if (grpc::Status admitted = spec.policy.Admit(CallContext(&*context_));
+            !admitted.ok()) {
+          Finish(admitted);
+        } else if (spec.pool != nullptr && (!spec.offload_if || spec.offload_if(*request_))) {
           RunOffQueue(spec.pool);
         } else {
           Finish(spec.handler(*request_, &*response_, CallContext(&*context_)));

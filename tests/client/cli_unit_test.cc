@@ -1,9 +1,13 @@
 // Unit tests of the CLI's pure helpers: JSON layout, outlier input parsing,
-// the tutorial series, metadata parsing.
+// the tutorial series, metadata parsing, TLS flags and token files.
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
 
 #include "books.pb.h"
 #include "call_options.h"
+#include "channel_security.h"
 #include "json_output.h"
 #include "outliers_input.h"
 
@@ -69,3 +73,71 @@ TEST(CallOptions, ParsesMetadata) {
 
 }  // namespace
 }  // namespace cqmux::cli
+
+namespace cqmux::client {
+namespace {
+
+std::string WriteTemp(const std::string& name, const std::string& content) {
+  const std::string path = ::testing::TempDir() + "/cli_unit_test_" + name;
+  std::ofstream(path, std::ios::binary) << content;
+  return path;
+}
+
+TEST(ChannelSecurity, PlaintextUnlessATlsFlagIsGiven) {
+  absl::StatusOr<ChannelSecurity> plain = MakeChannelSecurity({});
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->tls);
+  EXPECT_STREQ(plain->mode(), "plaintext");
+  TlsFlags flags;
+  flags.tls = true;
+  absl::StatusOr<ChannelSecurity> tls = MakeChannelSecurity(flags);
+  ASSERT_TRUE(tls.ok());
+  EXPECT_STREQ(tls->mode(), "tls");
+  flags = {};
+  flags.ca_file = WriteTemp("ca.pem", "-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n");
+  flags.cert_file = flags.ca_file;
+  flags.key_file = WriteTemp("key.pem", "-----BEGIN PRIVATE KEY-----\nx\n-----END PRIVATE KEY-----\n");
+  flags.server_name = "localhost";
+  absl::StatusOr<ChannelSecurity> mtls = MakeChannelSecurity(flags);  // implied --tls
+  ASSERT_TRUE(mtls.ok()) << mtls.status();
+  EXPECT_STREQ(mtls->mode(), "mtls");
+  EXPECT_EQ(mtls->server_name, "localhost");
+}
+
+TEST(ChannelSecurity, BadCombinationsAndFilesAreUsageErrors) {
+  TlsFlags flags;
+  flags.server_name = "localhost";
+  EXPECT_EQ(MakeChannelSecurity(flags).status().message(),
+            "--tls-server-name needs --tls (or --tls-ca)");
+  flags = {};
+  flags.cert_file = WriteTemp("only-cert.pem", "-----BEGIN CERTIFICATE-----\n");
+  EXPECT_EQ(MakeChannelSecurity(flags).status().message(), "--tls-cert needs --tls-key");
+  flags = {};
+  flags.key_file = WriteTemp("only-key.pem", "x");
+  EXPECT_EQ(MakeChannelSecurity(flags).status().message(), "--tls-key needs --tls-cert");
+  flags = {};
+  flags.ca_file = "/no/such/ca.pem";
+  EXPECT_EQ(MakeChannelSecurity(flags).status().message(),
+            "--tls-ca: cannot read \"/no/such/ca.pem\"");
+  flags.ca_file = WriteTemp("not-pem", "hello");
+  EXPECT_EQ(MakeChannelSecurity(flags).status().message(),
+            "--tls-ca: \"" + flags.ca_file + "\" holds no PEM CERTIFICATE");
+}
+
+TEST(Token, FileGivesItsFirstTokenLine) {
+  absl::StatusOr<std::string> token =
+      ReadTokenFile(WriteTemp("token", "# mine\n\n  s3cr3t-token  \nsecond\n"));
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(*token, "s3cr3t-token");
+  EXPECT_FALSE(ReadTokenFile(WriteTemp("empty-token", "# none\n")).ok());
+  EXPECT_FALSE(ReadTokenFile("/no/such/token").ok());
+  EXPECT_FALSE(ReadTokenFile(WriteTemp("spaced-token", "two words\n")).ok());
+  EXPECT_TRUE(CheckToken("abc", "--token").ok());
+  EXPECT_EQ(CheckToken("", "--token").message(), "--token is empty");
+  EXPECT_EQ(CheckToken("a b", "$CQMUX_TOKEN").message(),
+            "$CQMUX_TOKEN must be printable ASCII without spaces");
+  EXPECT_EQ(BearerValue("abc"), "Bearer abc");
+}
+
+}  // namespace
+}  // namespace cqmux::client

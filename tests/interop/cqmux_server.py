@@ -28,11 +28,14 @@ def free_port():
 
 
 class Server:
-    """Context manager: `with Server() as server: server.target`."""
+    """Context manager: `with Server() as server: server.target`. For a server
+    that serves TLS (extra_args with --tls-cert ...), `credentials` are the
+    grpc.ChannelCredentials the readiness check connects with."""
 
-    def __init__(self, extra_args=()):
+    def __init__(self, extra_args=(), credentials=None):
         self.binary = os.environ["CQMUX_SERVER"]
         self.extra_args = list(extra_args)
+        self.credentials = credentials
         self.proc = None
         self.port = None
         self.log_path = None
@@ -60,7 +63,11 @@ class Server:
 
     def _wait_serving(self):
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        with grpc.insecure_channel(self.target) as channel:
+        if self.credentials is None:
+            channel = grpc.insecure_channel(self.target)
+        else:
+            channel = grpc.secure_channel(self.target, self.credentials)
+        with channel:
             ready = grpc.channel_ready_future(channel)
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:

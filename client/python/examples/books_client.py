@@ -42,7 +42,7 @@ def main():
         else:
             print(message, flush=True)
 
-    with grpc.insecure_channel(a.target) as channel:
+    with _common.channel(a) as channel:
         stub = books_pb2_grpc.BookServiceStub(channel)
         method = {"list": "ListBooks", "insert": "InsertBook", "get": "GetBook",
                   "delete": "DeleteBook", "watch": "WatchBooks"}[a.command]

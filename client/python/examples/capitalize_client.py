@@ -12,7 +12,7 @@ from cqmux.pb import defs_pb2, defs_pb2_grpc
 
 def main():
     args = _common.parser(__doc__).parse_args()
-    with grpc.insecure_channel(args.target) as channel:
+    with _common.channel(args) as channel:
         stub = defs_pb2_grpc.FetchStub(channel)
         while True:
             try:

@@ -14,7 +14,7 @@ def main():
     for name in ("x1", "y1", "x2", "y2"):
         p.add_argument(name, type=int)
     a = p.parse_args()
-    with grpc.insecure_channel(a.target) as channel:
+    with _common.channel(a) as channel:
         stub = unary_pb2_grpc.DisplacementServiceStub(channel)
         request = pb.Displacement(start=pb.Point(x=a.x1, y=a.y1), end=pb.Point(x=a.x2, y=a.y2))
         try:

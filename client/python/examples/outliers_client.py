@@ -28,7 +28,7 @@ def main():
     p.add_argument("-n", type=int, default=1000)
     p.add_argument("--seed", type=int, default=None)
     a = p.parse_args()
-    with grpc.insecure_channel(a.target) as channel:
+    with _common.channel(a) as channel:
         stub = outliers_pb2_grpc.OutliersStub(channel)
         request = pb.OutliersRequest(metrics=dummy_data(a.n, random.Random(a.seed)))
         try:

@@ -23,7 +23,7 @@ def main():
     for item in a.states:
         if item.partition(":")[0].upper() not in pb.Status.keys():
             p.error("unknown status in %r (one of %s)" % (item, ", ".join(pb.Status.keys())))
-    with grpc.insecure_channel(a.target) as channel:
+    with _common.channel(a) as channel:
         stub = request_streaming_pb2_grpc.RequestStreamingStub(channel)
         try:
             stub.stream_state(states(a.states), timeout=10)

@@ -33,7 +33,7 @@ def main():
     p.add_argument("username", nargs="?", default="tom", help="user to create (default tom)")
     p.add_argument("lookup", nargs="*", help="users to fetch afterwards (default: USERNAME)")
     args = p.parse_args()
-    with grpc.insecure_channel(args.target) as channel:
+    with _common.channel(args) as channel:
         try:
             grpc.channel_ready_future(channel).result(timeout=10)
         except grpc.FutureTimeoutError:

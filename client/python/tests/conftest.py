@@ -15,6 +15,8 @@ import sys
 import grpc
 import pytest
 
+import cqmux
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(HERE, os.pardir, "examples")
 # The repository's one helper that starts and stops the real server.
@@ -35,6 +37,36 @@ def pytest_sessionfinish(session, exitstatus):
         reporter.write_line("cqmux: %d test(s) skipped; a skipped test fails the run"
                             % len(skipped), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def make_certs(directory):
+    """Certificates made with openssl into `directory`, as the project's recipe
+    does: ca.pem (CA "test-ca"), server.pem/server.key (CN localhost, SAN
+    DNS:localhost and IP:127.0.0.1), client.pem/client.key (signed by the CA)
+    and other-client.pem/other-client.key (signed by an unrelated CA). Returns
+    {name: path}."""
+    def openssl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=directory, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    with open(os.path.join(directory, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for ca in ("ca", "other-ca"):
+        openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca + ".key",
+                "-out", ca + ".pem", "-days", "2", "-subj", "/CN=" + ca)
+    for name, ca, ext in (("server", "ca", ["-extfile", "san.ext"]), ("client", "ca", []),
+                          ("other-client", "other-ca", [])):
+        cn = "localhost" if name == "server" else name
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out",
+                name + ".csr", "-subj", "/CN=" + cn)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", ca + ".pem", "-CAkey", ca + ".key",
+                "-CAcreateserial", "-out", name + ".pem", "-days", "2", *ext)
+    return {n: os.path.join(directory, n) for n in os.listdir(directory)}
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    return make_certs(str(tmp_path_factory.mktemp("certs")))
 
 
 @pytest.fixture(scope="session")

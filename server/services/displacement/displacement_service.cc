@@ -69,6 +69,14 @@ StateCounts StateStreamService::totals() const {
   return totals_;
 }
 
+bool StateStreamService::AwaitTotal(uint64_t messages, absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto reached = [this, messages]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return totals_.total() >= messages;
+  };
+  return mu_.AwaitWithTimeout(absl::Condition(&reached), timeout);
+}
+
 void StateStreamService::Add(const StateCounts& counts) {
   absl::MutexLock lock(&mu_);
   for (size_t i = 0; i < counts.by_status.size(); ++i) {

@@ -11,6 +11,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "request_streaming.pb.h"
 #include "server/engine/call_context.h"
 #include "server/engine/handlers.h"
@@ -42,8 +43,12 @@ class StateStreamService {
   std::unique_ptr<ClientStreamSink<my_package::Data, my_package::Empty>>
   OpenStateStream(const CallContext& call);
 
-  // Counts from every finished stream, for tests and logs.
+  // Counts from every completed stream, for tests and logs.
   StateCounts totals() const;
+  // Waits until completed streams have counted at least `messages` messages,
+  // or `timeout`; returns whether they had. A stream is counted once the
+  // server saw it complete, which may be just after its client saw OK.
+  bool AwaitTotal(uint64_t messages, absl::Duration timeout) const;
 
  private:
   class Sink;

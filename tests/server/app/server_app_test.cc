@@ -135,6 +135,7 @@ TEST(ServerAppTest, StreamStateCountsALongStream) {
   }
   ASSERT_TRUE(writer->WritesDone());
   ASSERT_TRUE(writer->Finish().ok());
+  ASSERT_TRUE(server.app().state_stream().AwaitTotal(kMessages, absl::Seconds(20)));
   StateCounts totals = server.app().state_stream().totals();
   EXPECT_EQ(totals.total(), static_cast<uint64_t>(kMessages));
   for (uint64_t n : totals.by_status) EXPECT_EQ(n, kMessages / 5u);

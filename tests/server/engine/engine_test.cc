@@ -413,6 +413,108 @@ TEST_F(EngineTest, ShutdownEndsStreamsThroughHookOrCancellation) {
   EXPECT_FALSE(rpc::Fetch::NewStub(Channel(99))->Capitalize(context.get(), in, &out).ok());
 }
 
+// A MethodPolicy's admission check runs before the handler of every kind of
+// call; a refused call ends with the check's status and its handler never
+// runs (nor is a blocking handler queued).
+TEST(EnginePolicyTest, AdmissionCheckGuardsEveryKindOfCall) {
+  EngineOptions options;
+  options.listen = {"127.0.0.1:0"};
+  options.threads = 2;
+  options.requests_per_queue = 2;
+  options.shutdown_grace = absl::Milliseconds(500);
+  options.coalesce_writes = std::getenv("CQMUX_TEST_COALESCE_WRITES") != nullptr;
+  Engine engine(options);
+  std::atomic<int> handled{0};
+  std::atomic<int> checked{0};
+  const MethodPolicy policy{[&checked](const CallContext& call) {
+    ++checked;
+    if (call.Metadata("x-pass") == "yes") return grpc::Status::OK;
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no pass");
+  }};
+  engine.AddService<rpc::Fetch>().Unary(
+      &rpc::Fetch::AsyncService::RequestCapitalize,
+      [&handled](const rpc::Payload& in, rpc::Payload* out, const CallContext&) {
+        ++handled;
+        out->set_id(in.id());
+        return grpc::Status::OK;
+      },
+      policy);
+  engine.AddService<Users>()
+      .BlockingUnary(
+          &Users::AsyncService::RequestCreateUser,
+          [&handled](const users::CreateUserRequest&, users::CreateUserResult*,
+                     const CallContext&) {
+            ++handled;
+            return grpc::Status::OK;
+          },
+          policy)
+      .ServerStreaming(
+          &Users::AsyncService::RequestGetUsers,
+          [&handled](const GetUsersRequest&, const CallContext&, Waker)
+              -> std::unique_ptr<ServerStream<GetUsersResult>> {
+            ++handled;
+            return std::make_unique<FunctionStream<GetUsersResult>>(
+                [](GetUsersResult*, grpc::Status*) { return Step::kFinish; });
+          },
+          policy);
+  engine.AddService<my_package::RequestStreaming>().ClientStreaming(
+      &my_package::RequestStreaming::AsyncService::Requeststream_state,
+      [&handled](const CallContext&) {
+        ++handled;
+        return std::make_unique<CountingSink>();
+      },
+      policy);
+  ASSERT_TRUE(engine.Start().ok());
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", engine.ports()[0]),
+                                     grpc::InsecureChannelCredentials());
+  auto fetch = rpc::Fetch::NewStub(channel);
+  auto users = Users::NewStub(channel);
+  auto states = my_package::RequestStreaming::NewStub(channel);
+
+  // Runs one call of each kind; returns their four status codes.
+  auto call_each = [&](bool pass) {
+    std::vector<grpc::StatusCode> codes;
+    auto context = [pass] {
+      auto c = std::make_unique<grpc::ClientContext>();
+      c->set_deadline(absl::ToChronoTime(absl::Now() + kWait));
+      if (pass) c->AddMetadata("x-pass", "yes");
+      return c;
+    };
+    rpc::Payload in, out;
+    in.set_id(3);
+    auto c1 = context();
+    codes.push_back(fetch->Capitalize(c1.get(), in, &out).error_code());
+    users::CreateUserRequest create;
+    users::CreateUserResult created;
+    auto c2 = context();
+    codes.push_back(users->CreateUser(c2.get(), create, &created).error_code());
+    auto c3 = context();
+    auto reader = users->GetUsers(c3.get(), GetUsersRequest());
+    GetUsersResult result;
+    while (reader->Read(&result)) {
+    }
+    codes.push_back(reader->Finish().error_code());
+    auto c4 = context();
+    my_package::Empty empty;
+    auto writer = states->stream_state(c4.get(), &empty);
+    my_package::Data data;
+    writer->Write(data);  // may fail once the server has answered
+    writer->WritesDone();
+    codes.push_back(writer->Finish().error_code());
+    return codes;
+  };
+
+  const std::vector<grpc::StatusCode> refused(4, grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(call_each(false), refused);
+  EXPECT_EQ(handled.load(), 0);
+  EXPECT_EQ(checked.load(), 4);
+  const std::vector<grpc::StatusCode> admitted(4, grpc::StatusCode::OK);
+  EXPECT_EQ(call_each(true), admitted);
+  EXPECT_EQ(handled.load(), 4);
+  EXPECT_EQ(checked.load(), 8);
+  engine.Shutdown();
+}
+
 TEST(EngineStartTest, PortInUseFailsWithAClearError) {
   EngineOptions options;
   options.listen = {"127.0.0.1:0"};

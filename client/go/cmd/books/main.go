@@ -15,16 +15,18 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/cqmux/cqmux/client/go/internal/clientflags"
 	pb "github.com/cqmux/cqmux/client/go/pb/books"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 var (
 	address = flag.String("address", "localhost:50051", "Address of service")
 	timeout = flag.Duration("timeout", 10*time.Second, "Deadline of each call (watch: 0 = none)")
 	count   = flag.Int("count", 0, "watch: stop after this many books (0 = never)")
+	tlsArgs = clientflags.RegisterTLS(flag.CommandLine)
+	token   = clientflags.RegisterToken(flag.CommandLine)
 )
 
 func usage() {
@@ -35,11 +37,24 @@ Usage:
   books [-address=HOST:PORT] insert <id> <title> <author>    Insert a book
   books [-address=HOST:PORT] get <id>                        Get a book by its ID
   books [-address=HOST:PORT] delete <id>                     Delete a book by its ID
-  books [-address=HOST:PORT] [-count=N] watch                Watch for inserted books`)
+  books [-address=HOST:PORT] [-count=N] watch                Watch for inserted books
+
+TLS and tokens (before the command):
+  -tls                  TLS, verifying the server with the system's roots
+  -tls-ca=FILE          PEM root certificate(s) of the server's CA (implies -tls)
+  -tls-cert=FILE        PEM client certificate for mutual TLS, with
+  -tls-key=FILE         its private key (imply -tls)
+  -tls-server-name=NAME name the server's certificate must carry
+  -token=TOKEN          write token for insert and delete on servers run with
+                        --auth-tokens (default $CQMUX_TOKEN)`)
 }
 
 func getClient() (*grpc.ClientConn, pb.BookServiceClient) {
-	conn, err := grpc.NewClient(*address, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	transport, err := tlsArgs.DialOption()
+	if err != nil {
+		log.Fatalf("did not connect: %v", err)
+	}
+	conn, err := grpc.NewClient(*address, append(clientflags.TokenOption(*token), transport)...)
 	if err != nil {
 		log.Fatalf("did not connect: %v", err)
 	}

@@ -14,11 +14,11 @@ import (
 	"log"
 	"time"
 
+	"github.com/cqmux/cqmux/client/go/internal/clientflags"
 	"github.com/cqmux/cqmux/client/go/internal/tutorial"
 	pb "github.com/cqmux/cqmux/client/go/pb/outliers"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 var (
@@ -26,11 +26,16 @@ var (
 	size    = flag.Int("n", tutorial.Size, "Number of metrics to send")
 	seed    = flag.Int64("seed", tutorial.Seed, "Random seed (1 = the tutorial's values, 0 = time based)")
 	timeout = flag.Duration("timeout", 10*time.Second, "Deadline of the call, including waiting for the server")
+	tlsArgs = clientflags.RegisterTLS(flag.CommandLine)
 )
 
 func main() {
 	flag.Parse()
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	transport, err := tlsArgs.DialOption()
+	if err != nil {
+		log.Fatal(err)
+	}
+	conn, err := grpc.NewClient(*addr, transport)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cqmux/cqmux/client/go/internal/clientflags"
 	"github.com/cqmux/cqmux/client/go/internal/testserver"
 )
 
@@ -28,6 +29,29 @@ func TestOutliersClient(t *testing.T) {
 	r := testserver.Run(t, 30*time.Second, client, "-addr="+s.Addr, "-n=5")
 	if r.Code != 0 || !regexp.MustCompile(`outliers at: \[\]\n$`).MatchString(r.Stderr) {
 		t.Errorf("outliers-client -n=5: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+	s.Stop()
+}
+
+// The tutorial's client over TLS, verifying the server with the test CA.
+func TestOutliersClientOverTLS(t *testing.T) {
+	certs := testserver.MakeCerts(t)
+	creds, err := (&clientflags.TLS{CA: certs.CA}).Credentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := testserver.StartWith(t, creds, "--tls-cert="+certs.Server, "--tls-key="+certs.ServerKey)
+	client := testserver.BuildCommand(t, ".")
+	r := testserver.Run(t, 30*time.Second, client, "-addr="+s.Addr, "-tls-ca="+certs.CA)
+	if r.Code != 0 || !logLine.MatchString(r.Stderr) {
+		t.Errorf("outliers-client over TLS: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+	// Without TLS, or trusting another CA, the call fails.
+	for _, args := range [][]string{{"-addr=" + s.Addr, "-timeout=3s"},
+		{"-addr=" + s.Addr, "-timeout=3s", "-tls"}} {
+		if r := testserver.Run(t, 30*time.Second, client, args...); r.Code == 0 {
+			t.Errorf("outliers-client %q: exit 0, want a failure; stderr %q", args, r.Stderr)
+		}
 	}
 	s.Stop()
 }

@@ -1,4 +1,5 @@
-// Package testserver runs the real cqmux-server for tests: on a free
+// Package testserver runs the real cqmux-server for tests (plaintext, or TLS
+// with StartWith and certificates from MakeCerts): on a free
 // 127.0.0.1 port, ready once grpc.health.v1 reports SERVING (never a fixed
 // sleep), stopped with SIGTERM when the test ends, which must exit 0.
 //
@@ -21,6 +22,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 )
@@ -62,6 +64,7 @@ type Server struct {
 	Addr string
 
 	t       testing.TB
+	creds   credentials.TransportCredentials
 	cmd     *exec.Cmd
 	logPath string
 	exited  chan struct{} // closed when the process has exited
@@ -74,6 +77,14 @@ type Server struct {
 // (see Stop) when the test ends.
 func Start(t testing.TB, flags ...string) *Server {
 	t.Helper()
+	return StartWith(t, insecure.NewCredentials(), flags...)
+}
+
+// StartWith is Start for a server that needs other transport credentials
+// than plaintext (flags with --tls-cert ...): creds are what the readiness
+// check and Dial connect with.
+func StartWith(t testing.TB, creds credentials.TransportCredentials, flags ...string) *Server {
+	t.Helper()
 	binary := Binary(t)
 	dir := t.TempDir()
 	var lastLog string
@@ -85,6 +96,7 @@ func Start(t testing.TB, flags ...string) *Server {
 		s := &Server{
 			Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
 			t:       t,
+			creds:   creds,
 			logPath: filepath.Join(dir, fmt.Sprintf("cqmux-server-%d.log", try)),
 			exited:  make(chan struct{}),
 		}
@@ -136,7 +148,7 @@ func (s *Server) start(binary string, flags []string) error {
 // answers SERVING, or an error if the process exits or startTimeout passes.
 func (s *Server) waitServing() error {
 	conn, err := grpc.NewClient(s.Addr,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(s.creds),
 		// Retry the connection quickly while the server starts up.
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 10 * time.Millisecond, Multiplier: 1.6, MaxDelay: 200 * time.Millisecond},
@@ -179,7 +191,7 @@ func (s *Server) waitServing() error {
 // Dial returns a client connection to the server, closed when the test ends.
 func (s *Server) Dial(t testing.TB) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient(s.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(s.Addr, grpc.WithTransportCredentials(s.creds))
 	if err != nil {
 		t.Fatalf("grpc.NewClient(%s): %v", s.Addr, err)
 	}
