@@ -4,6 +4,10 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <map>
+#include <optional>
+
+#include <google/protobuf/descriptor.h>
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/security/server_credentials.h>
@@ -43,6 +47,22 @@ void PinCurrentThread(int cpu) {
   }
 }
 
+const char* KindName(MethodKind kind) {
+  switch (kind) {
+    case MethodKind::kUnary: return "unary";
+    case MethodKind::kServerStreaming: return "server-streaming";
+    case MethodKind::kClientStreaming: return "client-streaming";
+  }
+  return "?";
+}
+
+std::optional<MethodKind> KindOf(const google::protobuf::MethodDescriptor& m) {
+  if (m.client_streaming() && m.server_streaming()) return std::nullopt;
+  if (m.client_streaming()) return MethodKind::kClientStreaming;
+  if (m.server_streaming()) return MethodKind::kServerStreaming;
+  return MethodKind::kUnary;
+}
+
 }  // namespace
 
 Engine::Engine(EngineOptions options) : options_(std::move(options)) {}
@@ -75,11 +95,71 @@ std::vector<std::string> Engine::service_names() const {
   return names;
 }
 
+absl::Status Engine::CheckBindings() const {
+  std::vector<std::string> errors;
+  // Bound methods by service, then by name.
+  std::map<std::string, std::map<std::string, const MethodInfo*>> bound;
+  for (const auto& method : methods_) {
+    const MethodInfo& info = method->info();
+    if (info.method.empty()) {
+      errors.push_back(absl::StrCat(
+          info.service, ": cannot tell which method a binding serves (not a "
+          "protoc-generated WithAsyncMethod_/WithRawMethod_ class)"));
+      continue;
+    }
+    if (!bound[info.service].emplace(info.method, &info).second) {
+      errors.push_back(absl::StrCat(info.path(), " is bound twice"));
+    }
+  }
+  for (const RegisteredService& service : services_) {
+    const google::protobuf::ServiceDescriptor* descriptor =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            service.name);
+    if (descriptor == nullptr) {
+      errors.push_back(absl::StrCat(
+          "no descriptor for ", service.name,
+          " in the generated pool, so its methods cannot be checked (link its "
+          ".pb.cc: reference its descriptor_table_..._2eproto)"));
+      continue;
+    }
+    std::map<std::string, const MethodInfo*>& mine = bound[service.name];
+    for (int i = 0; i < descriptor->method_count(); ++i) {
+      const google::protobuf::MethodDescriptor& m = *descriptor->method(i);
+      auto it = mine.find(m.name());
+      if (it == mine.end()) {
+        errors.push_back(absl::StrCat(service.name, "/", m.name(), " is not bound"));
+        continue;
+      }
+      const MethodInfo& info = *it->second;
+      mine.erase(it);
+      const std::optional<MethodKind> kind = KindOf(m);
+      if (!kind.has_value() || *kind != info.kind) {
+        errors.push_back(absl::StrCat(info.path(), " is bound as ",
+                                      KindName(info.kind),
+                                      ", which it is not"));
+      } else if ((!info.request_type.empty() &&
+                  info.request_type != m.input_type()->full_name()) ||
+                 (!info.response_type.empty() &&
+                  info.response_type != m.output_type()->full_name())) {
+        errors.push_back(absl::StrCat(info.path(),
+                                      " is bound with the wrong message types"));
+      }
+    }
+    for (const auto& [name, info] : mine) {
+      errors.push_back(absl::StrCat(info->path(), " is not a method of ",
+                                    service.name));
+    }
+  }
+  if (errors.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrJoin(errors, "; "));
+}
+
 absl::Status Engine::Start() {
   if (started_) return absl::FailedPreconditionError("engine already started");
   if (options_.listen.empty()) {
     return absl::InvalidArgumentError("no address to listen on");
   }
+  if (absl::Status bound = CheckBindings(); !bound.ok()) return bound;
   if (options_.coalesce_writes) coalesce::SetEnabled(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 

@@ -27,6 +27,7 @@
 #include "server/engine/call_pool.h"
 #include "server/engine/client_stream_call.h"
 #include "server/engine/handlers.h"
+#include "server/engine/method_info.h"
 #include "server/engine/queue.h"
 #include "server/engine/server_stream_call.h"
 #include "server/engine/unary_call.h"
@@ -50,15 +51,23 @@ struct EngineOptions {
 // A method's call template, instantiated on every queue at Start().
 class MethodBase {
  public:
+  explicit MethodBase(MethodInfo info) : info_(std::move(info)) {}
   virtual ~MethodBase() = default;
   virtual std::unique_ptr<CallPoolBase> CreatePool(Queue* queue,
                                                    size_t max_idle) const = 0;
+  // Mutable until Start(); read-only (and read by every queue) after.
+  MethodInfo& info() { return info_; }
+  const MethodInfo& info() const { return info_; }
+
+ private:
+  MethodInfo info_;
 };
 
 template <class Call>
 class Method final : public MethodBase {
  public:
-  explicit Method(typename Call::Spec spec) : spec_(std::move(spec)) {}
+  Method(MethodInfo info, typename Call::Spec spec)
+      : MethodBase(std::move(info)), spec_(std::move(spec)) {}
   std::unique_ptr<CallPoolBase> CreatePool(Queue* queue,
                                            size_t max_idle) const override {
     return std::make_unique<CallPool<Call>>(queue, &spec_, max_idle);
@@ -72,12 +81,13 @@ class Engine;
 
 // Binds the methods of one generated async service. Every method of the
 // service must be bound: an unbound async method would leave its calls
-// waiting forever.
+// waiting forever, so Start() fails naming it.
 template <class Service>
 class ServiceBinding {
  public:
-  ServiceBinding(Engine* engine, Service* service)
-      : engine_(engine), service_(service) {}
+  ServiceBinding(Engine* engine, Service* service, std::string service_name)
+      : engine_(engine), service_(service),
+        service_name_(std::move(service_name)) {}
 
   template <class Base, class Req, class Resp>
   ServiceBinding& Unary(UnaryRequestFn<Base, Req, Resp> request,
@@ -101,11 +111,12 @@ class ServiceBinding {
       std::type_identity_t<ClientStreamHandler<Req, Resp>> handler);
 
  private:
-  template <class Call>
-  ServiceBinding& Add(typename Call::Spec spec);
+  template <class Call, class Base, class Req, class Resp>
+  ServiceBinding& Add(MethodKind kind, typename Call::Spec spec);
 
   Engine* const engine_;
   Service* const service_;
+  const std::string service_name_;
 };
 
 class Engine {
@@ -122,7 +133,7 @@ class Engine {
     auto service = std::make_unique<Service>();
     Service* raw = service.get();
     services_.push_back({Outer::service_full_name(), std::move(service)});
-    return ServiceBinding<Service>(this, raw);
+    return ServiceBinding<Service>(this, raw, Outer::service_full_name());
   }
 
   // Run in order when graceful shutdown begins, before in-flight calls are
@@ -130,7 +141,8 @@ class Engine {
   // streams (e.g. close watch hubs).
   void OnShutdown(std::function<void()> hook);
 
-  // Binds the ports and starts the queue threads. Fails if a port cannot be
+  // Binds the ports and starts the queue threads. Fails if a method of a
+  // registered service is not bound (naming it) or if a port cannot be
   // bound.
   absl::Status Start();
 
@@ -156,6 +168,8 @@ class Engine {
     methods_.push_back(std::move(method));
   }
   BlockingPool* blocking_pool();
+  // Start()'s check: every method of every service bound exactly once.
+  absl::Status CheckBindings() const;
 
   struct RegisteredService {
     std::string name;
@@ -177,9 +191,17 @@ class Engine {
 };
 
 template <class Service>
-template <class Call>
-ServiceBinding<Service>& ServiceBinding<Service>::Add(typename Call::Spec spec) {
-  engine_->AddMethod(std::make_unique<Method<Call>>(std::move(spec)));
+template <class Call, class Base, class Req, class Resp>
+ServiceBinding<Service>& ServiceBinding<Service>::Add(
+    MethodKind kind, typename Call::Spec spec) {
+  MethodInfo info;
+  info.service = service_name_;
+  info.method = GeneratedMethodName<Base>();
+  info.kind = kind;
+  info.request_type = MessageTypeName<Req>();
+  info.response_type = MessageTypeName<Resp>();
+  engine_->AddMethod(
+      std::make_unique<Method<Call>>(std::move(info), std::move(spec)));
   return *this;
 }
 
@@ -188,8 +210,8 @@ template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::Unary(
     UnaryRequestFn<Base, Req, Resp> request,
     std::type_identity_t<UnaryHandler<Req, Resp>> handler) {
-  return Add<UnaryCall<Base, Req, Resp>>(
-      {service_, request, std::move(handler), nullptr});
+  return Add<UnaryCall<Base, Req, Resp>, Base, Req, Resp>(
+      MethodKind::kUnary, {service_, request, std::move(handler), nullptr});
 }
 
 template <class Service>
@@ -197,7 +219,8 @@ template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::BlockingUnary(
     UnaryRequestFn<Base, Req, Resp> request,
     std::type_identity_t<UnaryHandler<Req, Resp>> handler) {
-  return Add<UnaryCall<Base, Req, Resp>>(
+  return Add<UnaryCall<Base, Req, Resp>, Base, Req, Resp>(
+      MethodKind::kUnary,
       {service_, request, std::move(handler), engine_->blocking_pool()});
 }
 
@@ -206,8 +229,8 @@ template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::ServerStreaming(
     ServerStreamRequestFn<Base, Req, Resp> request,
     std::type_identity_t<ServerStreamHandler<Req, Resp>> handler) {
-  return Add<ServerStreamCall<Base, Req, Resp>>(
-      {service_, request, std::move(handler)});
+  return Add<ServerStreamCall<Base, Req, Resp>, Base, Req, Resp>(
+      MethodKind::kServerStreaming, {service_, request, std::move(handler)});
 }
 
 template <class Service>
@@ -215,8 +238,8 @@ template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::ClientStreaming(
     ClientStreamRequestFn<Base, Req, Resp> request,
     std::type_identity_t<ClientStreamHandler<Req, Resp>> handler) {
-  return Add<ClientStreamCall<Base, Req, Resp>>(
-      {service_, request, std::move(handler)});
+  return Add<ClientStreamCall<Base, Req, Resp>, Base, Req, Resp>(
+      MethodKind::kClientStreaming, {service_, request, std::move(handler)});
 }
 
 }  // namespace cqmux
