@@ -82,7 +82,8 @@ void ServerApp::RegisterServices() {
   engine_.AddService<pb::Outliers, RawOutliers>()
       .Unary(&RawOutliers::RequestDetect,
              [this](const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
-                    const CallContext&) { return outliers_.Detect(request, response); });
+                    const CallContext&) { return outliers_.Detect(request, response); })
+      .MaxMessageBytes(config_.max_detect_message_bytes);  // a million metrics
 }
 
 absl::Status ServerApp::Start() {

@@ -13,6 +13,9 @@ namespace cqmux {
 
 struct ServerConfig {
   EngineOptions engine;
+  // pb.Outliers/Detect's request limit; every other method has
+  // engine.max_message_bytes.
+  int max_detect_message_bytes = 64 << 20;
   LogLevel log_level = LogLevel::kInfo;
   std::string password_hash = "interactive";
   size_t max_users = 1000000;

@@ -4,6 +4,8 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
+#include <climits>
 #include <map>
 #include <optional>
 
@@ -96,7 +98,7 @@ std::vector<std::string> Engine::service_names() const {
 }
 
 absl::Status Engine::CheckBindings() const {
-  std::vector<std::string> errors;
+  std::vector<std::string> errors = binding_errors_;
   // Bound methods by service, then by name.
   std::map<std::string, std::map<std::string, const MethodInfo*>> bound;
   for (const auto& method : methods_) {
@@ -154,10 +156,29 @@ absl::Status Engine::CheckBindings() const {
   return absl::FailedPreconditionError(absl::StrJoin(errors, "; "));
 }
 
+int Engine::ResolveMessageLimits() {
+  size_t largest = static_cast<size_t>(options_.max_message_bytes);
+  for (auto& method : methods_) {
+    MethodInfo& info = method->info();
+    if (info.max_request_bytes == 0) {
+      info.max_request_bytes = static_cast<size_t>(options_.max_message_bytes);
+    }
+    largest = std::max(largest, info.max_request_bytes);
+  }
+  for (auto& method : methods_) {
+    MethodInfo& info = method->info();
+    info.check_request_size = info.max_request_bytes < largest;
+  }
+  return static_cast<int>(std::min<size_t>(largest, INT_MAX));
+}
+
 absl::Status Engine::Start() {
   if (started_) return absl::FailedPreconditionError("engine already started");
   if (options_.listen.empty()) {
     return absl::InvalidArgumentError("no address to listen on");
+  }
+  if (options_.max_message_bytes <= 0) {
+    return absl::InvalidArgumentError("max_message_bytes must be positive");
   }
   if (absl::Status bound = CheckBindings(); !bound.ok()) return bound;
   if (options_.coalesce_writes) coalesce::SetEnabled(true);
@@ -167,8 +188,12 @@ absl::Status Engine::Start() {
   // Without this, gRPC sets SO_REUSEPORT and a second server silently shares
   // a port that is already taken.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
-  builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  // gRPC 1.51 has only server-wide message limits: they are set to the
+  // largest per-method one, and the call templates hold every method with a
+  // smaller limit to its own (method_info.h).
+  const int largest_message = ResolveMessageLimits();
+  builder.SetMaxReceiveMessageSize(largest_message);
+  builder.SetMaxSendMessageSize(largest_message);
   ports_.assign(options_.listen.size(), 0);
   for (size_t i = 0; i < options_.listen.size(); ++i) {
     builder.AddListeningPort(options_.listen[i],

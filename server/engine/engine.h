@@ -7,6 +7,13 @@
 // A call is requested, served and finished on one queue's thread; a method
 // keeps --requests-per-queue requests posted on every queue and reposts one
 // as soon as a call arrives, so a burst never waits for a slot.
+//
+// Limits are engine configuration; per-method ones are attributes of the
+// registration line:
+//
+//   engine.AddService<pb::Outliers, RawOutliers>()
+//       .Unary(&RawOutliers::RequestDetect, handler)
+//       .MaxMessageBytes(64 << 20);
 #ifndef CQMUX_SERVER_ENGINE_ENGINE_H_
 #define CQMUX_SERVER_ENGINE_ENGINE_H_
 
@@ -22,6 +29,7 @@
 #include <grpcpp/server.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "server/engine/blocking_pool.h"
 #include "server/engine/call_pool.h"
@@ -40,7 +48,11 @@ struct EngineOptions {
   bool pin_threads = false;
   int requests_per_queue = 16;
   absl::Duration shutdown_grace = absl::Seconds(10);
-  int max_message_bytes = 64 << 20;
+  // Largest request of a method whose registration line sets no limit of its
+  // own (ServiceBinding::MaxMessageBytes). gRPC's server-wide receive and
+  // send limits are the largest per-method limit; smaller ones are enforced
+  // by the call templates before the handler runs.
+  int max_message_bytes = 4 << 20;
   int blocking_threads = 2;
   int blocking_queue = 256;
   // Send the socket writes of each drained batch of events as one write per
@@ -70,7 +82,7 @@ class Method final : public MethodBase {
       : MethodBase(std::move(info)), spec_(std::move(spec)) {}
   std::unique_ptr<CallPoolBase> CreatePool(Queue* queue,
                                            size_t max_idle) const override {
-    return std::make_unique<CallPool<Call>>(queue, &spec_, max_idle);
+    return std::make_unique<CallPool<Call>>(queue, &spec_, &info(), max_idle);
   }
 
  private:
@@ -110,6 +122,12 @@ class ServiceBinding {
       ClientStreamRequestFn<Base, Req, Resp> request,
       std::type_identity_t<ClientStreamHandler<Req, Resp>> handler);
 
+  // Attribute of the method bound just before: its requests (each message of
+  // a client stream) may be up to `bytes` long instead of EngineOptions'
+  // max_message_bytes. A larger one fails with RESOURCE_EXHAUSTED before the
+  // handler runs.
+  ServiceBinding& MaxMessageBytes(int bytes);
+
  private:
   template <class Call, class Base, class Req, class Resp>
   ServiceBinding& Add(MethodKind kind, typename Call::Spec spec);
@@ -117,6 +135,7 @@ class ServiceBinding {
   Engine* const engine_;
   Service* const service_;
   const std::string service_name_;
+  MethodBase* last_ = nullptr;
 };
 
 class Engine {
@@ -142,8 +161,8 @@ class Engine {
   void OnShutdown(std::function<void()> hook);
 
   // Binds the ports and starts the queue threads. Fails if a method of a
-  // registered service is not bound (naming it) or if a port cannot be
-  // bound.
+  // registered service is not bound (naming it), if a limit is invalid, or
+  // if a port cannot be bound.
   absl::Status Start();
 
   // Ports bound, in --listen order (useful with port 0).
@@ -164,12 +183,18 @@ class Engine {
   template <class Service>
   friend class ServiceBinding;
 
-  void AddMethod(std::unique_ptr<MethodBase> method) {
+  MethodBase* AddMethod(std::unique_ptr<MethodBase> method) {
     methods_.push_back(std::move(method));
+    return methods_.back().get();
+  }
+  void AddBindingError(std::string error) {
+    binding_errors_.push_back(std::move(error));
   }
   BlockingPool* blocking_pool();
-  // Start()'s check: every method of every service bound exactly once.
+  // Start() steps: every method of every service bound exactly once; each
+  // method's request limit resolved against the server-wide one.
   absl::Status CheckBindings() const;
+  int ResolveMessageLimits();
 
   struct RegisteredService {
     std::string name;
@@ -179,6 +204,7 @@ class Engine {
   const EngineOptions options_;
   std::vector<RegisteredService> services_;
   std::vector<std::unique_ptr<MethodBase>> methods_;
+  std::vector<std::string> binding_errors_;  // reported by Start()
   std::vector<std::function<void()>> shutdown_hooks_;
   std::unique_ptr<BlockingPool> blocking_pool_;
   std::unique_ptr<grpc::Server> server_;
@@ -200,8 +226,20 @@ ServiceBinding<Service>& ServiceBinding<Service>::Add(
   info.kind = kind;
   info.request_type = MessageTypeName<Req>();
   info.response_type = MessageTypeName<Resp>();
-  engine_->AddMethod(
+  last_ = engine_->AddMethod(
       std::make_unique<Method<Call>>(std::move(info), std::move(spec)));
+  return *this;
+}
+
+template <class Service>
+ServiceBinding<Service>& ServiceBinding<Service>::MaxMessageBytes(int bytes) {
+  if (last_ == nullptr || bytes <= 0) {
+    engine_->AddBindingError(absl::StrCat(
+        service_name_, ": MaxMessageBytes(", bytes,
+        ") needs a method bound before it and a positive size"));
+  } else {
+    last_->info().max_request_bytes = static_cast<size_t>(bytes);
+  }
   return *this;
 }
 

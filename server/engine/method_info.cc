@@ -1,7 +1,9 @@
-// Method names from generated class names; see method_info.h.
+// Method names from generated class names, and the oversized-request status;
+// see method_info.h.
 #include "server/engine/method_info.h"
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 
 namespace cqmux {
 
@@ -26,6 +28,14 @@ std::string MethodNameFromClassName(std::string_view class_name) {
     ++end;
   }
   return std::string(class_name.substr(begin, end - begin));
+}
+
+grpc::Status RequestTooLarge(const MethodInfo& info, size_t bytes) {
+  return grpc::Status(
+      grpc::StatusCode::RESOURCE_EXHAUSTED,
+      absl::StrCat(info.path(), ": the request is ", bytes,
+                   " bytes, more than this method accepts (",
+                   info.max_request_bytes, " bytes)"));
 }
 
 }  // namespace cqmux

@@ -75,6 +75,12 @@ class ServerStreamCall final : public EventHandler {
         pool_->Started();
         pool_->PostRequest();
         link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
+        if (grpc::Status too_large =
+                CheckRequestSize(pool_->info(), *request_);
+            !too_large.ok()) {
+          Finish(too_large);  // the handler never sees it
+          break;
+        }
         stream_ = pool_->spec().handler(*request_, CallContext(&*context_),
                                         Waker(link_));
         Pump();

@@ -1,6 +1,7 @@
-// The state machine of a unary call: request -> handler -> Finish, then back
-// to its pool. A handler marked blocking runs on the BlockingPool instead of
-// the queue thread and the call is woken back onto its queue to finish.
+// The state machine of a unary call: request -> size check -> handler ->
+// Finish, then back to its pool. A handler marked blocking runs on the
+// BlockingPool instead of the queue thread and the call is woken back onto
+// its queue to finish.
 #ifndef CQMUX_SERVER_ENGINE_UNARY_CALL_H_
 #define CQMUX_SERVER_ENGINE_UNARY_CALL_H_
 
@@ -68,7 +69,11 @@ class UnaryCall final : public EventHandler {
         }
         pool_->Started();
         pool_->PostRequest();
-        if (pool_->spec().blocking == nullptr) {
+        if (grpc::Status too_large =
+                CheckRequestSize(pool_->info(), *request_);
+            !too_large.ok()) {
+          Finish(too_large);
+        } else if (pool_->spec().blocking == nullptr) {
           Finish(pool_->spec().handler(*request_, &*response_,
                                        CallContext(&*context_)));
         } else {

@@ -1,10 +1,25 @@
-// The engine's limits: every method of a registered service must be bound,
-// or Start() fails naming the one that is not.
+// The engine's limits through real gRPC calls on 127.0.0.1: every method of a
+// registered service must be bound, and per-method request limits (enforced
+// by the call templates before a handler runs). No sleeps: waits are on
+// server-side state or call completions, each with a deadline.
 #include <atomic>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
 
+#include <grpc/grpc.h>
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "books.grpc.pb.h"
 #include "defs.grpc.pb.h"
 #include "request_streaming.grpc.pb.h"
@@ -20,6 +35,12 @@ namespace cqmux {
 namespace {
 
 using ::testing::HasSubstr;
+using users::GetUsersRequest;
+using users::GetUsersResult;
+using Step = ServerStream<GetUsersResult>::Step;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
 UnaryHandler<rpc::Payload, rpc::Payload> Echo(std::atomic<int>* calls) {
   return [calls](const rpc::Payload& in, rpc::Payload* out, const CallContext&) {
     ++*calls;
@@ -80,6 +101,250 @@ TEST(EngineBindingTest, EveryUnboundMethodIsNamedAndDuplicatesAreRejected) {
   EXPECT_THAT(started.message(), HasSubstr("rpc.Fetch/Capitalize is bound twice"));
   EXPECT_THAT(started.message(), HasSubstr("Users/CreateUser is not bound"));
   EXPECT_THAT(started.message(), HasSubstr("Users/GetUsers is not bound"));
+}
+
+TEST(EngineBindingTest, MaxMessageBytesNeedsAMethodBeforeIt) {
+  EngineOptions options;
+  options.listen = {"127.0.0.1:0"};
+  options.threads = 1;
+  Engine engine(options);
+  std::atomic<int> calls{0};
+  engine.AddService<rpc::Fetch>()
+      .MaxMessageBytes(1024)
+      .Unary(&rpc::Fetch::AsyncService::RequestCapitalize, Echo(&calls));
+  absl::Status started = engine.Start();
+  EXPECT_EQ(started.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(started.message(), HasSubstr("needs a method bound before it"));
+}
+
+// ---- An engine with limits ----------------------------------------------------
+
+struct Observed {
+  absl::Mutex mu;
+  int open_streams ABSL_GUARDED_BY(mu) = 0;
+  int peak_streams ABSL_GUARDED_BY(mu) = 0;
+  int streams_opened ABSL_GUARDED_BY(mu) = 0;
+  std::vector<Waker> wakers ABSL_GUARDED_BY(mu);
+  std::atomic<int> capitalize_calls{0};
+  std::atomic<int> create_user_calls{0};
+  std::atomic<int> state_messages{0};
+  std::atomic<int> produced{0};
+  absl::Notification blocking_entered;
+  absl::Notification release_blocking;
+};
+
+// "hang": one result, then waits forever; "fed": result i once
+// obs.produced > i, up to 100, then waits forever.
+class TestStream final : public ServerStream<GetUsersResult> {
+ public:
+  TestStream(const GetUsersRequest& request, Observed* obs, Waker waker)
+      : mode_(request.user(0).username()), obs_(obs) {
+    absl::MutexLock lock(&obs_->mu);
+    ++obs_->streams_opened;
+    obs_->peak_streams = std::max(obs_->peak_streams, ++obs_->open_streams);
+    obs_->wakers.push_back(std::move(waker));
+  }
+  ~TestStream() override {
+    absl::MutexLock lock(&obs_->mu);
+    --obs_->open_streams;
+  }
+  Step Next(GetUsersResult* out, grpc::Status*) override {
+    if (mode_ == "fed") {
+      if (sent_ == 100 || obs_->produced.load() <= sent_) return Step::kWait;
+    } else if (sent_ > 0) {
+      return Step::kWait;
+    }
+    out->mutable_user()->set_user_id(static_cast<uint32_t>(++sent_));
+    return Step::kWrite;
+  }
+
+ private:
+  const std::string mode_;
+  Observed* const obs_;
+  int sent_ = 0;
+};
+
+class CountingSink final
+    : public ClientStreamSink<my_package::Data, my_package::Empty> {
+ public:
+  explicit CountingSink(Observed* obs) : obs_(obs) {}
+  grpc::Status OnMessage(const my_package::Data&) override {
+    ++obs_->state_messages;
+    return grpc::Status::OK;
+  }
+  grpc::Status OnHalfClose(my_package::Empty*) override { return grpc::Status::OK; }
+
+ private:
+  Observed* const obs_;
+};
+
+constexpr int kDefaultLimit = 4096;
+constexpr int kCreateUserLimit = 64 * 1024;
+
+class EngineLimitsTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    if (!obs_.release_blocking.HasBeenNotified()) obs_.release_blocking.Notify();
+    if (engine_) engine_->Shutdown();
+  }
+
+  // Options every test starts from: small message limits, everything else
+  // at the engine's defaults unless the test changes it.
+  static EngineOptions BaseOptions() {
+    EngineOptions options;
+    options.listen = {"127.0.0.1:0"};
+    options.threads = 2;
+    options.requests_per_queue = 2;
+    options.shutdown_grace = absl::Milliseconds(500);
+    options.blocking_threads = 1;
+    options.blocking_queue = 4;
+    options.max_message_bytes = kDefaultLimit;
+    options.coalesce_writes = std::getenv("CQMUX_TEST_COALESCE_WRITES") != nullptr;
+    return options;
+  }
+
+  void Start(EngineOptions options) {
+    engine_ = std::make_unique<Engine>(options);
+    Observed* obs = &obs_;
+    engine_->AddService<rpc::Fetch>().Unary(
+        &rpc::Fetch::AsyncService::RequestCapitalize, Echo(&obs->capitalize_calls));
+    engine_->AddService<Users>()
+        .BlockingUnary(
+            &Users::AsyncService::RequestCreateUser,
+            [obs](const users::CreateUserRequest& in, users::CreateUserResult* out,
+                  const CallContext&) {
+              ++obs->create_user_calls;
+              if (in.username() == "block") {
+                obs->blocking_entered.Notify();
+                obs->release_blocking.WaitForNotification();
+              }
+              out->mutable_user()->set_username(in.username());
+              return grpc::Status::OK;
+            })
+        .MaxMessageBytes(kCreateUserLimit)
+        .ServerStreaming(&Users::AsyncService::RequestGetUsers,
+                         [obs](const GetUsersRequest& in, const CallContext&, Waker waker)
+                             -> std::unique_ptr<ServerStream<GetUsersResult>> {
+                           return std::make_unique<TestStream>(in, obs, std::move(waker));
+                         });
+    engine_->AddService<my_package::RequestStreaming>().ClientStreaming(
+        &my_package::RequestStreaming::AsyncService::Requeststream_state,
+        [obs](const CallContext&) { return std::make_unique<CountingSink>(obs); });
+    absl::Status started = engine_->Start();
+    ASSERT_TRUE(started.ok()) << started;
+    target_ = absl::StrCat("127.0.0.1:", engine_->ports()[0]);
+  }
+
+  // A channel with its own TCP connection per `index`.
+  std::shared_ptr<grpc::Channel> Channel(int index = 0,
+                                         grpc::ChannelArguments args = {}) {
+    args.SetInt("cqmux.test.channel", index);
+    return grpc::CreateCustomChannel(target_, grpc::InsecureChannelCredentials(), args);
+  }
+
+  static std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = kWait) {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    return context;
+  }
+
+  static GetUsersRequest Mode(const std::string& mode, size_t pad = 0) {
+    GetUsersRequest request;
+    request.add_user()->set_username(mode);
+    if (pad > 0) request.add_user()->set_username(std::string(pad, 'p'));
+    return request;
+  }
+
+  grpc::Status Capitalize(std::shared_ptr<grpc::Channel> channel, size_t bytes) {
+    rpc::Payload in, out;
+    in.set_data(std::string(bytes, 'x'));
+    auto context = Context();
+    return rpc::Fetch::NewStub(channel)->Capitalize(context.get(), in, &out);
+  }
+
+  bool OpenStreamsBecome(int n) {
+    absl::MutexLock lock(&obs_.mu);
+    auto reached = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(obs_.mu) {
+      return obs_.open_streams == n;
+    };
+    return obs_.mu.AwaitWithTimeout(absl::Condition(&reached), kWait);
+  }
+
+  void WakeStreams() {
+    absl::MutexLock lock(&obs_.mu);
+    for (const Waker& w : obs_.wakers) w.Wake();
+  }
+
+  Observed obs_;
+  std::unique_ptr<Engine> engine_;
+  std::string target_;
+};
+
+// ---- Per-method request limits -------------------------------------------------
+
+TEST_F(EngineLimitsTest, UnaryRequestsAreHeldToTheirMethodsLimit) {
+  Start(BaseOptions());
+  auto channel = Channel();
+  // rpc.Payload{data: N bytes} serializes to N + 3 bytes for these sizes.
+  EXPECT_TRUE(Capitalize(channel, kDefaultLimit - 3).ok());
+  const int handled = obs_.capitalize_calls.load();
+  grpc::Status too_large = Capitalize(channel, kDefaultLimit);
+  EXPECT_EQ(too_large.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(too_large.error_message(),
+            "rpc.Fetch/Capitalize: the request is 4099 bytes, more than this "
+            "method accepts (4096 bytes)");
+  EXPECT_EQ(obs_.capitalize_calls.load(), handled) << "the handler never saw it";
+
+  // CreateUser has a larger limit of its own, which is also gRPC's
+  // server-wide one: beyond it gRPC itself refuses.
+  auto stub = Users::NewStub(channel);
+  users::CreateUserRequest in;
+  users::CreateUserResult out;
+  in.set_username(std::string(kDefaultLimit * 4, 'u'));
+  auto context = Context();
+  EXPECT_TRUE(stub->CreateUser(context.get(), in, &out).ok());
+  in.set_username(std::string(kCreateUserLimit + 1, 'u'));
+  context = Context();
+  EXPECT_EQ(stub->CreateUser(context.get(), in, &out).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Nothing else is affected.
+  EXPECT_TRUE(Capitalize(channel, 10).ok());
+}
+
+TEST_F(EngineLimitsTest, StreamRequestsAndClientStreamMessagesAreHeldToTheLimit) {
+  Start(BaseOptions());
+  auto channel = Channel();
+  // A server stream whose request is too large never reaches its handler.
+  auto stub = Users::NewStub(channel);
+  auto context = Context();
+  auto reader = stub->GetUsers(context.get(), Mode("hang", kDefaultLimit));
+  GetUsersResult result;
+  EXPECT_FALSE(reader->Read(&result));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("Users/GetUsers: the request is"));
+  {
+    absl::MutexLock lock(&obs_.mu);
+    EXPECT_EQ(obs_.streams_opened, 0);
+  }
+
+  // Each message of a client stream is held to the limit.
+  auto states = my_package::RequestStreaming::NewStub(channel);
+  my_package::Empty empty;
+  context = Context();
+  auto writer = states->stream_state(context.get(), &empty);
+  my_package::Data data;
+  data.set_info("fine");
+  ASSERT_TRUE(writer->Write(data));
+  ASSERT_TRUE(writer->Write(data));
+  data.set_info(std::string(kDefaultLimit, 'i'));
+  writer->Write(data);  // may already see the error
+  writer->WritesDone();
+  status = writer->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("my_package.RequestStreaming/stream_state: the request is"));
+  EXPECT_EQ(obs_.state_messages.load(), 2);
 }
 
 }  // namespace
