@@ -106,11 +106,14 @@ class ServiceBinding {
                         std::type_identity_t<UnaryHandler<Req, Resp>> handler);
 
   // For handlers that are slow on purpose (e.g. password hashing): they run
-  // on the engine's blocking pool, never on a queue thread.
+  // on the engine's blocking pool, never on a queue thread. `check`, if
+  // given, runs on the queue thread first, so that a request that fails
+  // validation never waits for a worker.
   template <class Base, class Req, class Resp>
   ServiceBinding& BlockingUnary(
       UnaryRequestFn<Base, Req, Resp> request,
-      std::type_identity_t<UnaryHandler<Req, Resp>> handler);
+      std::type_identity_t<UnaryHandler<Req, Resp>> handler,
+      std::type_identity_t<UnaryCheck<Req>> check = nullptr);
 
   template <class Base, class Req, class Resp>
   ServiceBinding& ServerStreaming(
@@ -249,17 +252,18 @@ ServiceBinding<Service>& ServiceBinding<Service>::Unary(
     UnaryRequestFn<Base, Req, Resp> request,
     std::type_identity_t<UnaryHandler<Req, Resp>> handler) {
   return Add<UnaryCall<Base, Req, Resp>, Base, Req, Resp>(
-      MethodKind::kUnary, {service_, request, std::move(handler), nullptr});
+      MethodKind::kUnary, {service_, request, std::move(handler), nullptr, {}});
 }
 
 template <class Service>
 template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::BlockingUnary(
     UnaryRequestFn<Base, Req, Resp> request,
-    std::type_identity_t<UnaryHandler<Req, Resp>> handler) {
+    std::type_identity_t<UnaryHandler<Req, Resp>> handler,
+    std::type_identity_t<UnaryCheck<Req>> check) {
   return Add<UnaryCall<Base, Req, Resp>, Base, Req, Resp>(
-      MethodKind::kUnary,
-      {service_, request, std::move(handler), engine_->blocking_pool()});
+      MethodKind::kUnary, {service_, request, std::move(handler),
+                           engine_->blocking_pool(), std::move(check)});
 }
 
 template <class Service>

@@ -1,7 +1,8 @@
 // The state machine of a unary call: request -> size check -> handler ->
 // Finish, then back to its pool. A handler marked blocking runs on the
-// BlockingPool instead of the queue thread and the call is woken back onto
-// its queue to finish.
+// BlockingPool instead of the queue thread (after its optional check, which
+// runs on the queue thread) and the call is woken back onto its queue to
+// finish.
 #ifndef CQMUX_SERVER_ENGINE_UNARY_CALL_H_
 #define CQMUX_SERVER_ENGINE_UNARY_CALL_H_
 
@@ -32,6 +33,9 @@ struct UnarySpec {
   UnaryRequestFn<Base, Req, Resp> request;
   UnaryHandler<Req, Resp> handler;
   BlockingPool* blocking;  // null: the handler runs on the queue thread
+  // Blocking handlers only, may be empty: runs on the queue thread first; a
+  // non-OK status ends the call without queueing it for the pool.
+  UnaryCheck<Req> check;
 };
 
 template <class Base, class Req, class Resp>
@@ -96,6 +100,15 @@ class UnaryCall final : public EventHandler {
   enum : uint8_t { kRequest, kWake, kFinish };
 
   void RunBlocking() {
+    if (const UnaryCheck<Req>& check = pool_->spec().check; check) {
+      // Cheap validation stays on the queue thread: a request that is bound
+      // to fail never waits for (or occupies) a worker.
+      if (grpc::Status rejected = check(*request_, CallContext(&*context_));
+          !rejected.ok()) {
+        Finish(rejected);
+        return;
+      }
+    }
     link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
     auto job = [this] {
       status_ = pool_->spec().handler(*request_, &*response_,

@@ -1,10 +1,12 @@
 // The engine's limits through real gRPC calls on 127.0.0.1: every method of a
-// registered service must be bound, and per-method request limits (enforced
-// by the call templates before a handler runs). No sleeps: waits are on
-// server-side state or call completions, each with a deadline.
+// registered service must be bound, per-method request limits (enforced by
+// the call templates before a handler runs), and a blocking handler's check
+// on the queue thread. No sleeps: waits are on server-side state or call
+// completions, each with a deadline.
 #include <atomic>
 #include <cstdlib>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -125,6 +127,8 @@ struct Observed {
   int peak_streams ABSL_GUARDED_BY(mu) = 0;
   int streams_opened ABSL_GUARDED_BY(mu) = 0;
   std::vector<Waker> wakers ABSL_GUARDED_BY(mu);
+  std::set<std::thread::id> check_threads ABSL_GUARDED_BY(mu);
+  std::set<std::thread::id> handler_threads ABSL_GUARDED_BY(mu);
   std::atomic<int> capitalize_calls{0};
   std::atomic<int> create_user_calls{0};
   std::atomic<int> state_messages{0};
@@ -214,11 +218,25 @@ class EngineLimitsTest : public ::testing::Test {
             [obs](const users::CreateUserRequest& in, users::CreateUserResult* out,
                   const CallContext&) {
               ++obs->create_user_calls;
+              {
+                absl::MutexLock lock(&obs->mu);
+                obs->handler_threads.insert(std::this_thread::get_id());
+              }
               if (in.username() == "block") {
                 obs->blocking_entered.Notify();
                 obs->release_blocking.WaitForNotification();
               }
               out->mutable_user()->set_username(in.username());
+              return grpc::Status::OK;
+            },
+            [obs](const users::CreateUserRequest& in, const CallContext&) {
+              {
+                absl::MutexLock lock(&obs->mu);
+                obs->check_threads.insert(std::this_thread::get_id());
+              }
+              if (in.username() == "reject") {
+                return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "rejected");
+              }
               return grpc::Status::OK;
             })
         .MaxMessageBytes(kCreateUserLimit)
@@ -345,6 +363,36 @@ TEST_F(EngineLimitsTest, StreamRequestsAndClientStreamMessagesAreHeldToTheLimit)
   EXPECT_THAT(status.error_message(),
               HasSubstr("my_package.RequestStreaming/stream_state: the request is"));
   EXPECT_EQ(obs_.state_messages.load(), 2);
+}
+
+TEST_F(EngineLimitsTest, BlockingCheckRunsOnTheQueueThreadBeforeThePool) {
+  Start(BaseOptions());
+  auto stub = Users::NewStub(Channel());
+  auto create = [&](const std::string& name) {
+    users::CreateUserRequest in;
+    in.set_username(name);
+    users::CreateUserResult out;
+    auto context = Context();
+    return stub->CreateUser(context.get(), in, &out);
+  };
+  // The only worker is busy until the end of the test...
+  grpc::Status blocked;
+  std::thread blocker([&] { blocked = create("block"); });
+  obs_.blocking_entered.WaitForNotification();
+  // ...yet a request its check rejects is answered at once: it never waited
+  // for the pool (it would hang until release_blocking if it had).
+  grpc::Status rejected = create("reject");
+  EXPECT_EQ(rejected.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(rejected.error_message(), "rejected");
+  EXPECT_EQ(obs_.create_user_calls.load(), 1) << "only 'block' reached the handler";
+  obs_.release_blocking.Notify();
+  blocker.join();
+  EXPECT_TRUE(blocked.ok());
+  absl::MutexLock lock(&obs_.mu);
+  ASSERT_EQ(obs_.handler_threads.size(), 1u);
+  for (std::thread::id id : obs_.check_threads) {
+    EXPECT_EQ(obs_.handler_threads.count(id), 0u) << "checks run on queue threads";
+  }
 }
 
 }  // namespace
