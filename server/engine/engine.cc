@@ -12,6 +12,7 @@
 #include <google/protobuf/descriptor.h>
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -63,6 +64,49 @@ std::optional<MethodKind> KindOf(const google::protobuf::MethodDescriptor& m) {
   if (m.client_streaming()) return MethodKind::kClientStreaming;
   if (m.server_streaming()) return MethodKind::kServerStreaming;
   return MethodKind::kUnary;
+}
+
+// A duration as a gRPC channel argument in milliseconds, clamped to int.
+int Millis(absl::Duration d) {
+  const int64_t ms = absl::ToInt64Milliseconds(d);
+  return static_cast<int>(std::clamp<int64_t>(ms, 0, INT_MAX));
+}
+
+// The transport limits of EngineOptions as channel arguments. gRPC's own
+// defaults apply to what is left unset (infinite age and idle time).
+void ApplyTransportLimits(const EngineOptions& o, grpc::ServerBuilder& b) {
+  b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, o.max_concurrent_streams);
+  b.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, o.max_metadata_bytes);
+  if (o.max_connection_idle != absl::InfiniteDuration()) {
+    b.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                         Millis(o.max_connection_idle));
+  }
+  if (o.max_connection_age != absl::InfiniteDuration()) {
+    b.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                         Millis(o.max_connection_age));
+  }
+  if (o.max_connection_age_grace != absl::InfiniteDuration()) {
+    b.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                         Millis(o.max_connection_age_grace));
+  }
+  // INT_MAX is gRPC's "never" for keepalive.
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                       o.keepalive_time == absl::InfiniteDuration()
+                           ? INT_MAX
+                           : Millis(o.keepalive_time));
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                       Millis(o.keepalive_timeout));
+  b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                       Millis(o.min_client_ping_interval));
+  b.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, o.max_ping_strikes);
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+                       o.permit_keepalive_without_calls ? 1 : 0);
+  if (o.memory_quota_bytes > 0) {
+    // The builder keeps its own reference to the quota.
+    grpc::ResourceQuota quota("cqmux");
+    quota.Resize(static_cast<size_t>(o.memory_quota_bytes));
+    b.SetResourceQuota(quota);
+  }
 }
 
 }  // namespace
@@ -177,8 +221,9 @@ absl::Status Engine::Start() {
   if (options_.listen.empty()) {
     return absl::InvalidArgumentError("no address to listen on");
   }
-  if (options_.max_message_bytes <= 0) {
-    return absl::InvalidArgumentError("max_message_bytes must be positive");
+  if (options_.max_message_bytes <= 0 || options_.max_concurrent_streams <= 0) {
+    return absl::InvalidArgumentError(
+        "max_message_bytes and max_concurrent_streams must be positive");
   }
   if (absl::Status bound = CheckBindings(); !bound.ok()) return bound;
   if (options_.coalesce_writes) coalesce::SetEnabled(true);
@@ -194,6 +239,7 @@ absl::Status Engine::Start() {
   const int largest_message = ResolveMessageLimits();
   builder.SetMaxReceiveMessageSize(largest_message);
   builder.SetMaxSendMessageSize(largest_message);
+  ApplyTransportLimits(options_, builder);
   ports_.assign(options_.listen.size(), 0);
   for (size_t i = 0; i < options_.listen.size(); ++i) {
     builder.AddListeningPort(options_.listen[i],

@@ -8,8 +8,8 @@
 // keeps --requests-per-queue requests posted on every queue and reposts one
 // as soon as a call arrives, so a burst never waits for a slot.
 //
-// Limits are engine configuration; per-method ones are attributes of the
-// registration line:
+// Limits are engine configuration: transport limits in EngineOptions, and
+// per-method ones as attributes of the registration line:
 //
 //   engine.AddService<pb::Outliers, RawOutliers>()
 //       .Unary(&RawOutliers::RequestDetect, handler)
@@ -58,6 +58,38 @@ struct EngineOptions {
   // Send the socket writes of each drained batch of events as one write per
   // connection (see write_coalescer.h). Process-wide once any engine sets it.
   bool coalesce_writes = false;
+
+  // Transport limits (HTTP/2 and gRPC channel arguments; README "Limits").
+  // Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_
+  // STREAMS); a client's further streams wait until one ends.
+  int max_concurrent_streams = 1024;
+  // Memory gRPC may use for the whole server (connections, streams, call
+  // arenas, buffered messages); over it, new connections are refused and
+  // streams are cancelled until usage is back under. 0: no quota.
+  int64_t memory_quota_bytes = 0;
+  // A connection without calls for this long is sent a GOAWAY (the client
+  // reconnects on its next call). Infinite: never.
+  absl::Duration max_connection_idle = absl::Minutes(30);
+  // A connection this old (gRPC adds +-10% jitter) is sent a GOAWAY so that
+  // clients reconnect and load balancers can rebalance; calls already open
+  // continue for max_connection_age_grace, then the connection is closed.
+  // Infinite: never.
+  absl::Duration max_connection_age = absl::Hours(1);
+  absl::Duration max_connection_age_grace = absl::InfiniteDuration();
+  // Server-side keepalive: ping a quiet connection after keepalive_time and
+  // close it if no answer comes within keepalive_timeout. Infinite: off.
+  absl::Duration keepalive_time = absl::Minutes(1);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  // Keepalive enforcement: a client ping sooner than this after the previous
+  // one (with no data in between) is a strike; more than max_ping_strikes
+  // strikes close the connection (GOAWAY ENHANCE_YOUR_CALM "too_many_pings").
+  absl::Duration min_client_ping_interval = absl::Seconds(10);
+  int max_ping_strikes = 2;
+  // Whether clients may ping connections that have no call (and whether the
+  // server's own keepalive pings them).
+  bool permit_keepalive_without_calls = true;
+  // Largest header block (metadata) of a request.
+  int max_metadata_bytes = 8 << 10;
 };
 
 // A method's call template, instantiated on every queue at Start().

@@ -1,8 +1,10 @@
 // The engine's limits through real gRPC calls on 127.0.0.1: every method of a
 // registered service must be bound, per-method request limits (enforced by
-// the call templates before a handler runs), and a blocking handler's check
-// on the queue thread. No sleeps: waits are on server-side state or call
-// completions, each with a deadline.
+// the call templates before a handler runs), a blocking handler's check on
+// the queue thread, and the transport limits of EngineOptions (streams per
+// connection, idle and maximum connection age, keepalive enforcement, the
+// memory quota). No sleeps: waits are on server-side state, channel state
+// changes or call completions, each with a deadline.
 #include <atomic>
 #include <cstdlib>
 #include <memory>
@@ -393,6 +395,173 @@ TEST_F(EngineLimitsTest, BlockingCheckRunsOnTheQueueThreadBeforeThePool) {
   for (std::thread::id id : obs_.check_threads) {
     EXPECT_EQ(obs_.handler_threads.count(id), 0u) << "checks run on queue threads";
   }
+}
+
+// ---- Transport limits ----------------------------------------------------------
+
+// The "5,000 streams on one connection" with a cap of 4: the fifth
+// stream on a connection waits in the client (here until its deadline) while
+// four are open; other connections are not affected, and a slot freed is
+// used at once.
+TEST_F(EngineLimitsTest, ConcurrentStreamsPerConnectionAreCapped) {
+  EngineOptions options = BaseOptions();
+  options.max_concurrent_streams = 4;
+  Start(options);
+  auto channel = Channel(0);
+  ASSERT_TRUE(Capitalize(channel, 1).ok());  // connected, settings exchanged
+  auto stub = Users::NewStub(channel);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<GetUsersResult>>> open;
+  GetUsersResult result;
+  for (int i = 0; i < 4; ++i) {
+    contexts.push_back(Context());
+    open.push_back(stub->GetUsers(contexts.back().get(), Mode("hang")));
+    ASSERT_TRUE(open.back()->Read(&result)) << i;
+  }
+  ASSERT_TRUE(OpenStreamsBecome(4));
+
+  auto waiting_context = Context(absl::Milliseconds(500));
+  auto waiting = stub->GetUsers(waiting_context.get(), Mode("hang"));
+  EXPECT_FALSE(waiting->Read(&result));
+  EXPECT_EQ(waiting->Finish().error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+
+  // Another connection has streams of its own.
+  auto other_context = Context();
+  auto other = Users::NewStub(Channel(1))->GetUsers(other_context.get(), Mode("hang"));
+  ASSERT_TRUE(other->Read(&result));
+  {
+    absl::MutexLock lock(&obs_.mu);
+    EXPECT_EQ(obs_.streams_opened, 5) << "the waiting stream never reached the server";
+  }
+
+  // One of the four ends: the next stream on the first connection opens.
+  contexts[0]->TryCancel();
+  EXPECT_EQ(open[0]->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  auto next_context = Context();
+  auto next = stub->GetUsers(next_context.get(), Mode("hang"));
+  EXPECT_TRUE(next->Read(&result));
+  absl::MutexLock lock(&obs_.mu);
+  EXPECT_EQ(obs_.peak_streams, 5) << "4 on the capped connection + 1 on the other";
+}
+
+TEST_F(EngineLimitsTest, IdleConnectionIsClosedAndTheClientReconnects) {
+  EngineOptions options = BaseOptions();
+  options.max_connection_idle = absl::Milliseconds(200);
+  Start(options);
+  auto channel = Channel();
+  ASSERT_TRUE(Capitalize(channel, 1).ok());
+  ASSERT_EQ(channel->GetState(false), GRPC_CHANNEL_READY);
+  // The server's GOAWAY takes the channel out of READY...
+  EXPECT_TRUE(channel->WaitForStateChange(GRPC_CHANNEL_READY,
+                                          absl::ToChronoTime(absl::Now() + kWait)));
+  EXPECT_NE(channel->GetState(false), GRPC_CHANNEL_READY);
+  // ...and the next call just reconnects.
+  EXPECT_TRUE(Capitalize(channel, 1).ok());
+}
+
+// With an infinite grace (the default), reaching the maximum age moves new
+// calls to a new connection but never cuts a call that is open: a watch keeps
+// streaming on the old connection.
+TEST_F(EngineLimitsTest, MaxAgeWithoutGraceLimitKeepsOpenStreams) {
+  EngineOptions options = BaseOptions();
+  options.max_connection_age = absl::Milliseconds(300);
+  Start(options);
+  auto channel = Channel();
+  auto context = Context();
+  auto stream = Users::NewStub(channel)->GetUsers(context.get(), Mode("fed"));
+  obs_.produced = 1;
+  WakeStreams();
+  GetUsersResult result;
+  ASSERT_TRUE(stream->Read(&result));
+  ASSERT_EQ(channel->GetState(false), GRPC_CHANNEL_READY);
+  EXPECT_TRUE(channel->WaitForStateChange(GRPC_CHANNEL_READY,
+                                          absl::ToChronoTime(absl::Now() + kWait)))
+      << "the server sent its GOAWAY";
+  // New calls go to a new connection...
+  EXPECT_TRUE(Capitalize(channel, 1).ok());
+  // ...while the watch still streams on the old one.
+  obs_.produced = 100;
+  WakeStreams();
+  for (uint32_t expected = 2; expected <= 100; ++expected) {
+    ASSERT_TRUE(stream->Read(&result)) << expected;
+    EXPECT_EQ(result.user().user_id(), expected);
+  }
+  // (The stream is left open: in gRPC 1.51 the old connection is closed the
+  // moment its last call ends, and frames the client still had in flight then
+  // turn that close into a reset that can cost the call its last messages;
+  // README "Limits".)
+  context->TryCancel();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+}
+
+// A finite grace closes the old connection, open streams included.
+TEST_F(EngineLimitsTest, MaxAgeGraceEndsOpenStreams) {
+  EngineOptions options = BaseOptions();
+  options.max_connection_age = absl::Milliseconds(300);
+  options.max_connection_age_grace = absl::Milliseconds(300);
+  Start(options);
+  auto channel = Channel();
+  auto context = Context();
+  auto stream = Users::NewStub(channel)->GetUsers(context.get(), Mode("hang"));
+  GetUsersResult result;
+  ASSERT_TRUE(stream->Read(&result));
+  EXPECT_FALSE(stream->Read(&result));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(OpenStreamsBecome(0));
+  EXPECT_TRUE(Capitalize(channel, 1).ok());
+}
+
+// A client pinging every 20 ms against the default 10 s minimum interval is
+// cut off after --max-ping-strikes strikes; its open call fails UNAVAILABLE.
+TEST_F(EngineLimitsTest, PingFloodIsCutOff) {
+  Start(BaseOptions());
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  auto channel = Channel(0, args);
+  auto context = Context();
+  auto stream = Users::NewStub(channel)->GetUsers(context.get(), Mode("hang"));
+  GetUsersResult result;
+  ASSERT_TRUE(stream->Read(&result));
+  EXPECT_FALSE(stream->Read(&result));
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_TRUE(OpenStreamsBecome(0));
+}
+
+TEST_F(EngineLimitsTest, MetadataIsBounded) {
+  EngineOptions options = BaseOptions();
+  options.max_metadata_bytes = 4096;
+  Start(options);
+  auto stub = rpc::Fetch::NewStub(Channel());
+  rpc::Payload in, out;
+  auto context = Context();
+  context->AddMetadata("ip", std::string(1000, '1'));
+  EXPECT_TRUE(stub->Capitalize(context.get(), in, &out).ok());
+  const int handled = obs_.capitalize_calls.load();
+  context = Context();
+  context->AddMetadata("ip", std::string(8000, '1'));
+  EXPECT_EQ(stub->Capitalize(context.get(), in, &out).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(obs_.capitalize_calls.load(), handled);
+}
+
+// gRPC counts what it buffers against the quota: a request that cannot fit
+// is cancelled (RST_STREAM ENHANCE_YOUR_CALM, RESOURCE_EXHAUSTED for the
+// client) while it is being received, whatever its method's message limit,
+// and the memory is back for the next call.
+TEST_F(EngineLimitsTest, MemoryQuotaStopsARequestThatDoesNotFit) {
+  EngineOptions options = BaseOptions();
+  options.max_message_bytes = 16 << 20;  // not what stops it here
+  options.memory_quota_bytes = 1 << 20;
+  Start(options);
+  auto channel = Channel();
+  ASSERT_TRUE(Capitalize(channel, 100 * 1024).ok());
+  const int handled = obs_.capitalize_calls.load();
+  EXPECT_EQ(Capitalize(channel, 8 << 20).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(obs_.capitalize_calls.load(), handled);
+  EXPECT_TRUE(Capitalize(channel, 100 * 1024).ok());
 }
 
 }  // namespace
