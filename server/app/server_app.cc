@@ -55,7 +55,8 @@ void ServerApp::RegisterServices() {
 
   using UsersAsync = Users::AsyncService;
   engine_.AddService<Users>()
-      .BlockingUnary(&UsersAsync::RequestCreateUser, bind_front(&UsersService::CreateUser, &users_))
+      .BlockingUnary(&UsersAsync::RequestCreateUser, bind_front(&UsersService::CreateUser, &users_),
+                     bind_front(&UsersService::CheckCreateUser, &users_))  // before the pool
       .ServerStreaming(&UsersAsync::RequestGetUsers, bind_front(&UsersService::GetUsers, &users_));
 
   using Displacement = my_package::DisplacementService::AsyncService;
