@@ -33,14 +33,17 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
 ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher)
     : config_(std::move(config)),
       users_(hasher, config_.max_users),
+      // List has the default message limit, so the store is bounded by it.
       books_(BooksOptions{config_.seed_books, config_.watch_backlog,
-                          config_.max_books}),
+                          config_.max_books,
+                          static_cast<size_t>(config_.engine.max_message_bytes)}),
       engine_(config_.engine) {
   SetLogLevel(config_.log_level);
   RegisterServices();
 }
 
-// One line per method: the RPC and the handler that serves it.
+// One line per method: the RPC and the handler that serves it, plus its
+// limits where they differ from the engine's defaults.
 void ServerApp::RegisterServices() {
   using std::bind_front;
   using Health = grpc::health::v1::Health::AsyncService;
@@ -69,9 +72,10 @@ void ServerApp::RegisterServices() {
       .ClientStreaming(&States::Requeststream_state,
                        bind_front(&StateStreamService::OpenStateStream, &state_stream_));
 
-  using Books = books::BookService::AsyncService;
-  engine_.AddService<books::BookService>()
-      .Unary(&Books::RequestList, bind_front(&BooksService::List, &books_))
+  // Raw List: the store's serialized snapshot goes out as it is.
+  using Books = books::BookService::WithRawMethod_List<books::BookService::AsyncService>;
+  engine_.AddService<books::BookService, Books>()
+      .Unary(&Books::RequestList, bind_front(&BooksService::ListSerialized, &books_))
       .Unary(&Books::RequestInsert, bind_front(&BooksService::Insert, &books_))
       .Unary(&Books::RequestGet, bind_front(&BooksService::Get, &books_))
       .Unary(&Books::RequestDelete, bind_front(&BooksService::Delete, &books_))
