@@ -190,12 +190,13 @@ TEST(ServerBinaryTest, BadFlagsExitWithAnError) {
 TEST(ServerBinaryTest, LimitFlagsAreLoggedAndApplied) {
   Child child({"--listen=127.0.0.1:0", "--threads=1", "--max-message-bytes=65536",
                "--max-concurrent-streams=64", "--memory-quota-bytes=134217728",
-               "--max-connection-age=0", "--max-connection-age-grace=5s"});
+               "--max-connection-idle=30m", "--max-connection-age=2h",
+               "--max-connection-age-grace=5s"});
   const int port = StartAndGetPort(child);
   EXPECT_THAT(child.ReadLine(),
               HasSubstr("limits: requests up to 65536 bytes (Detect 67108864), 64 "
                         "streams per connection, memory quota 128 MiB, idle 30m, "
-                        "age inf + grace 5s"));
+                        "age 2h + grace 5s"));
   auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
                                      grpc::InsecureChannelCredentials());
   rpc::Payload in, out;
