@@ -3,6 +3,7 @@
 #include "server/services/books/book_store.h"
 
 #include <atomic>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -180,6 +181,27 @@ TEST(InMemoryBookStoreTest, SnapshotsAreImmutableAndAlwaysExact) {
   for (int32_t id : {3, 5, 6}) *expected.add_books() = MakeBook(id);
   EXPECT_EQ(*store.SerializedList(), expected.SerializeAsString());
   EXPECT_THAT(ListedIds(store), ElementsAre(3, 5, 6));
+}
+
+// The store writes List's bytes itself: they must be exactly protobuf's,
+// whatever the ids (negative ones are 10-byte varints, 0 is omitted) and
+// strings.
+TEST(InMemoryBookStoreTest, SerializedListIsProtobufsOwnEncoding) {
+  InMemoryBookStore store(100);
+  books::BookList expected;
+  int32_t ids[] = {0, -1, 1, 127, 128, std::numeric_limits<int32_t>::min(),
+                   std::numeric_limits<int32_t>::max()};
+  for (int32_t id : ids) {
+    books::Book book = MakeBook(id);
+    if (id == 127) book.clear_author();
+    if (id == 128) book.set_title(std::string(300, 'x') + "\xc3\xa4");
+    ASSERT_TRUE(store.Insert(book, [] {}).ok());
+    *expected.add_books() = book;
+  }
+  EXPECT_EQ(*store.SerializedList(), expected.SerializeAsString());
+  ASSERT_TRUE(store.Delete(-1).ok());
+  expected.mutable_books()->DeleteSubrange(1, 1);
+  EXPECT_EQ(*store.SerializedList(), expected.SerializeAsString());
 }
 
 // The contract the Watch hub relies on: commit hooks run one at a time, in
