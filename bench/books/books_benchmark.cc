@@ -1,5 +1,6 @@
 // books_benchmark: what an insert costs the Watch fan-out hub with many
-// watchers, and how much memory an open watcher holds. Wake handles are the
+// watchers, how much memory an open watcher holds, and what List costs with
+// the store's serialized snapshot. Wake handles are the
 // engine's Waker without a call behind it (a no-op), so these numbers are the
 // hub's own cost; the alarms and writes are measured end to end by the load
 // generator.
@@ -117,6 +118,61 @@ void BM_InsertAndStreamToWatchers(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_InsertAndStreamToWatchers)->Arg(1000);
+
+// A service holding `books` books of the tutorial's size.
+std::unique_ptr<BooksService> Filled(int64_t books) {
+  auto service = std::make_unique<BooksService>(Unseeded());
+  books::Empty empty;
+  for (int32_t id = 0; id < books; ++id) {
+    benchmark::DoNotOptimize(service->Insert(*MakeBook(id), &empty, CallContext()));
+  }
+  return service;
+}
+
+// List as the server answers it (raw method): a reference to the store's
+// serialized snapshot, whatever the number of books.
+void BM_ListSerialized(benchmark::State& state) {
+  auto service = Filled(state.range(0));
+  grpc::ByteBuffer request, response;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(service->ListSerialized(request, &response, CallContext()));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ListSerialized)->Arg(10)->Arg(1000)->Arg(50000);
+
+// List into a BookList message (the typed handler; what every List cost
+// before the snapshot, plus gRPC serializing it again afterwards).
+void BM_ListMessage(benchmark::State& state) {
+  auto service = Filled(state.range(0));
+  for (auto _ : state) {
+    books::BookList list;
+    benchmark::DoNotOptimize(service->List(books::Empty(), &list, CallContext()));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ListMessage)->Arg(10)->Arg(1000)->Arg(50000);
+
+// The snapshot's worst case: every insert and delete while a List response
+// still holds the previous snapshot copies it (bounded by List's limit).
+void BM_InsertDeleteWhileListHeld(benchmark::State& state) {
+  auto service = Filled(state.range(0));
+  books::Book book = *MakeBook(0);
+  books::BookIdRequest id;
+  books::Empty empty;
+  grpc::ByteBuffer request, held;
+  int32_t next = static_cast<int32_t>(state.range(0));
+  for (auto _ : state) {
+    service->ListSerialized(request, &held, CallContext());
+    book.set_id(next);
+    id.set_id(next);
+    ++next;
+    benchmark::DoNotOptimize(service->Insert(book, &empty, CallContext()));
+    benchmark::DoNotOptimize(service->Delete(id, &empty, CallContext()));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_InsertDeleteWhileListHeld)->Arg(10)->Arg(1000)->Arg(50000);
 
 size_t HeapInUse() { return mallinfo2().uordblks; }
 

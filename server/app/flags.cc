@@ -1,14 +1,20 @@
 // Flag definitions, dash-spelling, and a --help that explains every flag.
 #include "server/app/flags.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -42,10 +48,19 @@ ABSL_FLAG(absl::Duration, drain_delay, absl::ZeroDuration(),
           "--shutdown-grace starts: time for load balancers and "
           "health-checking clients to move away (a few seconds behind a load "
           "balancer; 0 when nothing checks health).");
-ABSL_FLAG(int, max_message_bytes, 64 << 20,
-          "Largest request or response message in bytes; larger requests fail "
-          "with RESOURCE_EXHAUSTED. The default (64 MiB) fits a Detect request "
-          "of a million metrics.");
+ABSL_FLAG(int, max_message_bytes, 4 << 20,
+          "Largest request message, in bytes, of every method but Detect (for "
+          "a client stream: of each message). A larger one fails with "
+          "RESOURCE_EXHAUSTED before any handler sees it. It also bounds the "
+          "book store so that List's answer always fits: 4 MiB is the default "
+          "receive limit of gRPC clients, so List is never too large for them, "
+          "and holds thousands of books.");
+ABSL_FLAG(int, max_detect_message_bytes, 64 << 20,
+          "Largest pb.Outliers/Detect request in bytes; the default (64 MiB) "
+          "fits a request of a million metrics. gRPC itself only has a "
+          "server-wide limit, the larger of this and --max-message-bytes: a "
+          "request to any method is buffered up to that size before it is "
+          "rejected.");
 ABSL_FLAG(int, blocking_threads, 2,
           "Worker threads for deliberately slow handlers (password hashing in "
           "CreateUser), so that queue threads never block.");
@@ -111,6 +126,72 @@ ABSL_FLAG(std::string, auth_tokens, "",
           "UNAUTHENTICATED; every other method stays open. Read at startup; "
           "an unreadable file or one without a token is an error. Tokens are "
           "never logged.");
+ABSL_FLAG(int, max_concurrent_streams, 1024,
+          "Calls one connection may have open at once (HTTP/2 "
+          "MAX_CONCURRENT_STREAMS). A client's further calls on that "
+          "connection wait until one ends or their deadline passes. An open "
+          "stream holds about 16-20 KiB of server memory, so 1024 caps a "
+          "connection at about 20 MiB and still lets one client multiplex a "
+          "thousand watches.");
+ABSL_FLAG(int64_t, memory_quota_bytes, 0,
+          "Memory gRPC may use for the whole server: connections, streams, "
+          "call arenas, messages being received. Above it new connections are "
+          "refused, idle ones closed and streams cancelled (RESOURCE_EXHAUSTED) "
+          "until usage is back under. 0 = half of the memory this process may "
+          "use (its cgroup's memory.max, else physical RAM; at least the "
+          "largest message limit), leaving the rest to the stores, Detect's "
+          "buffers and password hashing.");
+ABSL_FLAG(absl::Duration, max_connection_idle, absl::InfiniteDuration(),
+          "A connection without calls for this long is sent a GOAWAY and "
+          "closed; a client that comes back reconnects on its next call "
+          "without an error. Off (inf) by default: gRPC runs this and "
+          "--max-connection-age as a filter on every call, ~7% of a small "
+          "call's CPU, and the memory quota already closes idle connections "
+          "when memory runs short. 0 or inf = never.");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::InfiniteDuration(),
+          "A connection this old (gRPC adds +-10% jitter) is sent a GOAWAY so "
+          "that its client reconnects, which lets load balancers spread "
+          "clients over servers added since. New calls move to the new "
+          "connection at once; calls already open keep running for "
+          "--max-connection-age-grace. Set it (e.g. 1h: hours, see README "
+          "\"Limits\") when clients reach the server through a TCP load "
+          "balancer or DNS, which cannot rebalance long-lived HTTP/2 "
+          "connections; off by default for the per-call cost above. 0 or inf "
+          "= never.");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::InfiniteDuration(),
+          "How long calls open on a connection past --max-connection-age may "
+          "continue before it is closed. The default (inf) never cuts a call: "
+          "a Watch stream stays on its old connection until it ends, and only "
+          "that connection lingers. A finite grace moves long-lived streams "
+          "too, but they then end with UNAVAILABLE and must be reopened (a "
+          "reopened Watch misses the books inserted in between).");
+ABSL_FLAG(absl::Duration, keepalive_time, absl::Minutes(1),
+          "Ping a connection after this long without activity to find clients "
+          "that vanished without closing it (a dead peer would otherwise hold "
+          "its streams, e.g. open watches, forever). inf = never.");
+ABSL_FLAG(absl::Duration, keepalive_timeout, absl::Seconds(20),
+          "Close a connection whose keepalive ping is not answered within this "
+          "time.");
+ABSL_FLAG(absl::Duration, min_client_ping_interval, absl::Seconds(10),
+          "Keepalive enforcement: a client ping sooner than this after its "
+          "previous one, with no data in between, is a strike. 10s admits the "
+          "keepalive settings clients use (gRPC's Go and Java clients cannot "
+          "ping more often) and stops ping floods.");
+ABSL_FLAG(int, max_ping_strikes, 2,
+          "Strikes (see --min-client-ping-interval) after which a connection "
+          "is closed with GOAWAY ENHANCE_YOUR_CALM \"too_many_pings\" (the "
+          "client's calls fail with UNAVAILABLE and gRPC clients slow their "
+          "pings down). 0 = no enforcement.");
+ABSL_FLAG(bool, permit_keepalive_without_calls, true,
+          "Let clients ping connections that have no call, within "
+          "--min-client-ping-interval, which keeps idle connections alive "
+          "through NATs and load balancers; the server then pings idle "
+          "connections too. false counts such pings as strikes unless two "
+          "hours apart (gRPC's default).");
+ABSL_FLAG(int, max_metadata_bytes, 8 << 10,
+          "Largest request metadata (HTTP/2 header list) in bytes; gRPC "
+          "rejects larger requests. This is gRPC's own default, made "
+          "explicit: it bounds client-chosen values such as CreateUser's ip.");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level printed: debug, info, warning or error. "
           "debug logs each CreateUser call's metadata (never the password).");
@@ -162,6 +243,71 @@ std::vector<std::string> NormalizeArgs(int argc, char** argv) {
   std::exit(1);
 }
 
+// Bytes this process may use: its cgroup's (v2) memory.max if it has one,
+// else physical RAM.
+int64_t AvailableMemory() {
+  int64_t physical = static_cast<int64_t>(sysconf(_SC_PHYS_PAGES)) *
+                     static_cast<int64_t>(sysconf(_SC_PAGESIZE));
+  std::ifstream cgroup("/sys/fs/cgroup/memory.max");
+  int64_t limit = 0;
+  std::string text;
+  if (cgroup >> text && absl::SimpleAtoi(text, &limit) && limit > 0) {
+    return physical > 0 ? std::min(limit, physical) : limit;
+  }
+  return physical;
+}
+
+// 0 and inf both mean "never" for the connection timers.
+absl::Duration NeverIfZero(absl::Duration d) {
+  return d == absl::ZeroDuration() ? absl::InfiniteDuration() : d;
+}
+
+void ParseTransportFlags(ServerConfig* config) {
+  EngineOptions& e = config->engine;
+  e.max_concurrent_streams = absl::GetFlag(FLAGS_max_concurrent_streams);
+  if (e.max_concurrent_streams < 1) Fail("--max-concurrent-streams must be at least 1");
+
+  const int64_t largest_message =
+      std::max(e.max_message_bytes, config->max_detect_message_bytes);
+  e.memory_quota_bytes = absl::GetFlag(FLAGS_memory_quota_bytes);
+  if (e.memory_quota_bytes < 0) Fail("--memory-quota-bytes must not be negative");
+  if (e.memory_quota_bytes == 0) {
+    e.memory_quota_bytes = std::max(AvailableMemory() / 2, largest_message);
+  } else if (e.memory_quota_bytes < largest_message) {
+    Fail(absl::StrCat("--memory-quota-bytes must be at least the largest message "
+                      "limit (", largest_message, " bytes): a request that "
+                      "large must fit"));
+  }
+
+  e.max_connection_idle = NeverIfZero(absl::GetFlag(FLAGS_max_connection_idle));
+  e.max_connection_age = NeverIfZero(absl::GetFlag(FLAGS_max_connection_age));
+  e.max_connection_age_grace = absl::GetFlag(FLAGS_max_connection_age_grace);
+  if (e.max_connection_idle < absl::ZeroDuration() ||
+      e.max_connection_age < absl::ZeroDuration() ||
+      e.max_connection_age_grace < absl::ZeroDuration()) {
+    Fail("--max-connection-idle, --max-connection-age and "
+         "--max-connection-age-grace must not be negative");
+  }
+  e.keepalive_time = absl::GetFlag(FLAGS_keepalive_time);
+  if (e.keepalive_time <= absl::ZeroDuration()) {
+    Fail("--keepalive-time must be positive (inf turns keepalive off)");
+  }
+  e.keepalive_timeout = absl::GetFlag(FLAGS_keepalive_timeout);
+  if (e.keepalive_timeout <= absl::ZeroDuration() ||
+      e.keepalive_timeout == absl::InfiniteDuration()) {
+    Fail("--keepalive-timeout must be positive and finite");
+  }
+  e.min_client_ping_interval = absl::GetFlag(FLAGS_min_client_ping_interval);
+  if (e.min_client_ping_interval < absl::ZeroDuration()) {
+    Fail("--min-client-ping-interval must not be negative");
+  }
+  e.max_ping_strikes = absl::GetFlag(FLAGS_max_ping_strikes);
+  if (e.max_ping_strikes < 0) Fail("--max-ping-strikes must not be negative");
+  e.permit_keepalive_without_calls = absl::GetFlag(FLAGS_permit_keepalive_without_calls);
+  e.max_metadata_bytes = absl::GetFlag(FLAGS_max_metadata_bytes);
+  if (e.max_metadata_bytes < 1024) Fail("--max-metadata-bytes must be at least 1024");
+}
+
 }  // namespace
 
 ServerConfig ParseServerFlags(int argc, char** argv) {
@@ -203,6 +349,11 @@ ServerConfig ParseServerFlags(int argc, char** argv) {
   }
   config.engine.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   if (config.engine.max_message_bytes < 1024) Fail("--max-message-bytes must be at least 1024");
+  config.max_detect_message_bytes = absl::GetFlag(FLAGS_max_detect_message_bytes);
+  if (config.max_detect_message_bytes < 1024) {
+    Fail("--max-detect-message-bytes must be at least 1024");
+  }
+  ParseTransportFlags(&config);
   config.engine.blocking_threads = absl::GetFlag(FLAGS_blocking_threads);
   if (config.engine.blocking_threads < 1) Fail("--blocking-threads must be at least 1");
   config.engine.blocking_queue = absl::GetFlag(FLAGS_blocking_queue);

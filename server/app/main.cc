@@ -55,6 +55,16 @@ int main(int argc, char** argv) {
              config.engine.pin_threads ? " (pinned)" : "",
              cqmux::OutliersService::SimdTarget(),
              absl::StrJoin(engine.service_names(), " "));
+  // The limits a client can run into, the computed memory quota included.
+  cqmux::Log(cqmux::LogLevel::kInfo,
+             "limits: requests up to %d bytes (Detect %d), %d streams per "
+             "connection, memory quota %d MiB, idle %s, age %s + grace %s",
+             config.engine.max_message_bytes, config.max_detect_message_bytes,
+             config.engine.max_concurrent_streams,
+             config.engine.memory_quota_bytes >> 20,
+             absl::FormatDuration(config.engine.max_connection_idle),
+             absl::FormatDuration(config.engine.max_connection_age),
+             absl::FormatDuration(config.engine.max_connection_age_grace));
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -39,15 +39,18 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
 ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher)
     : config_(std::move(config)),
       users_(hasher, config_.max_users),
+      // List has the default message limit, so the store is bounded by it.
       books_(BooksOptions{config_.seed_books, config_.watch_backlog,
-                          config_.max_books}),
+                          config_.max_books,
+                          static_cast<size_t>(config_.engine.max_message_bytes)}),
       engine_(config_.engine) {
   SetLogLevel(config_.log_level);
   RegisterServices();
 }
 
 // One line per method: the RPC, the handler that serves it and, where it
-// has one, the method's policy (e.g. `writes`: a bearer token is needed).
+// has them, the method's policy (e.g. `writes`: a bearer token is needed)
+// and limits that differ from the engine's defaults.
 void ServerApp::RegisterServices() {
   using std::bind_front;
   using Health = grpc::health::v1::Health::AsyncService;
@@ -63,7 +66,8 @@ void ServerApp::RegisterServices() {
 
   using UsersAsync = Users::AsyncService;
   engine_.AddService<Users>()
-      .BlockingUnary(&UsersAsync::RequestCreateUser, bind_front(&UsersService::CreateUser, &users_))
+      .BlockingUnary(&UsersAsync::RequestCreateUser, bind_front(&UsersService::CreateUser, &users_),
+                     bind_front(&UsersService::CheckCreateUser, &users_))  // before the pool
       .ServerStreaming(&UsersAsync::RequestGetUsers, bind_front(&UsersService::GetUsers, &users_));
 
   using Displacement = my_package::DisplacementService::AsyncService;
@@ -78,9 +82,10 @@ void ServerApp::RegisterServices() {
 
   // Open to everybody unless --auth-tokens is set.
   const MethodPolicy writes = RequireBearerToken(config_.write_tokens);
-  using Books = books::BookService::AsyncService;
-  engine_.AddService<books::BookService>()
-      .Unary(&Books::RequestList, bind_front(&BooksService::List, &books_))
+  // Raw List: the store's serialized snapshot goes out as it is.
+  using Books = books::BookService::WithRawMethod_List<books::BookService::AsyncService>;
+  engine_.AddService<books::BookService, Books>()
+      .Unary(&Books::RequestList, bind_front(&BooksService::ListSerialized, &books_))
       .Unary(&Books::RequestInsert, bind_front(&BooksService::Insert, &books_), writes)
       .Unary(&Books::RequestGet, bind_front(&BooksService::Get, &books_))
       .Unary(&Books::RequestDelete, bind_front(&BooksService::Delete, &books_), writes)
@@ -96,7 +101,8 @@ void ServerApp::RegisterServices() {
                            const CallContext&) { return outliers_.Detect(request, response); },
                     [limit = config_.detect_offload_bytes](const grpc::ByteBuffer& request) {
                       return request.Length() > limit;
-                    });
+                    })
+      .MaxMessageBytes(config_.max_detect_message_bytes);  // a million metrics
 }
 
 absl::Status ServerApp::Start() {

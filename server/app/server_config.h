@@ -20,6 +20,9 @@ struct ServerConfig {
   TlsOptions tls;
   // Set: books Insert and Delete need one of these bearer tokens.
   std::shared_ptr<const BearerTokens> write_tokens;
+  // pb.Outliers/Detect's request limit; every other method has
+  // engine.max_message_bytes.
+  int max_detect_message_bytes = 64 << 20;
   LogLevel log_level = LogLevel::kInfo;
   std::string password_hash = "interactive";
   size_t max_users = 1000000;

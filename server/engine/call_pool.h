@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <vector>
 
+#include "server/engine/method_info.h"
 #include "server/engine/queue.h"
 
 namespace cqmux {
@@ -17,14 +18,16 @@ class CallPool final : public CallPoolBase {
  public:
   using Spec = typename Call::Spec;
 
-  CallPool(Queue* queue, const Spec* spec, size_t max_idle)
-      : queue_(queue), spec_(spec), max_idle_(max_idle) {}
+  CallPool(Queue* queue, const Spec* spec, const MethodInfo* info,
+           size_t max_idle)
+      : queue_(queue), spec_(spec), info_(info), max_idle_(max_idle) {}
   ~CallPool() override {
     for (Call* call : idle_) delete call;
   }
 
   Queue* queue() const { return queue_; }
   const Spec& spec() const { return *spec_; }
+  const MethodInfo& info() const { return *info_; }
 
   void PostRequest() override {
     Call* call;
@@ -75,6 +78,7 @@ class CallPool final : public CallPoolBase {
  private:
   Queue* const queue_;
   const Spec* const spec_;
+  const MethodInfo* const info_;
   const size_t max_idle_;
   std::vector<Call*> idle_;
 };

@@ -84,6 +84,10 @@ class ClientStreamCall final : public EventHandler {
           // the done notification says cancelled; OnFinished tells the sink.
           grpc::Status status = sink_->OnHalfClose(&*response_);
           Finish(status);
+        } else if (grpc::Status too_large =
+                       CheckRequestSize(pool_->info(), *message_);
+                   !too_large.ok()) {
+          Finish(too_large);  // each message is held to the method's limit
         } else if (grpc::Status status = sink_->OnMessage(*message_);
                    !status.ok()) {
           Finish(status);

@@ -4,8 +4,15 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
+#include <climits>
+#include <map>
+#include <optional>
+
+#include <google/protobuf/descriptor.h>
 #include <grpc/grpc.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -40,6 +47,65 @@ void PinCurrentThread(int cpu) {
   CPU_SET(cpu, &set);
   if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
     Log(LogLevel::kWarning, "could not pin queue thread to CPU %d", cpu);
+  }
+}
+
+const char* KindName(MethodKind kind) {
+  switch (kind) {
+    case MethodKind::kUnary: return "unary";
+    case MethodKind::kServerStreaming: return "server-streaming";
+    case MethodKind::kClientStreaming: return "client-streaming";
+  }
+  return "?";
+}
+
+std::optional<MethodKind> KindOf(const google::protobuf::MethodDescriptor& m) {
+  if (m.client_streaming() && m.server_streaming()) return std::nullopt;
+  if (m.client_streaming()) return MethodKind::kClientStreaming;
+  if (m.server_streaming()) return MethodKind::kServerStreaming;
+  return MethodKind::kUnary;
+}
+
+// A duration as a gRPC channel argument in milliseconds, clamped to int.
+int Millis(absl::Duration d) {
+  const int64_t ms = absl::ToInt64Milliseconds(d);
+  return static_cast<int>(std::clamp<int64_t>(ms, 0, INT_MAX));
+}
+
+// The transport limits of EngineOptions as channel arguments. gRPC's own
+// defaults apply to what is left unset (infinite age and idle time).
+void ApplyTransportLimits(const EngineOptions& o, grpc::ServerBuilder& b) {
+  b.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, o.max_concurrent_streams);
+  b.AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, o.max_metadata_bytes);
+  if (o.max_connection_idle != absl::InfiniteDuration()) {
+    b.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                         Millis(o.max_connection_idle));
+  }
+  if (o.max_connection_age != absl::InfiniteDuration()) {
+    b.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                         Millis(o.max_connection_age));
+  }
+  if (o.max_connection_age_grace != absl::InfiniteDuration()) {
+    b.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                         Millis(o.max_connection_age_grace));
+  }
+  // INT_MAX is gRPC's "never" for keepalive.
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                       o.keepalive_time == absl::InfiniteDuration()
+                           ? INT_MAX
+                           : Millis(o.keepalive_time));
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                       Millis(o.keepalive_timeout));
+  b.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                       Millis(o.min_client_ping_interval));
+  b.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, o.max_ping_strikes);
+  b.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS,
+                       o.permit_keepalive_without_calls ? 1 : 0);
+  if (o.memory_quota_bytes > 0) {
+    // The builder keeps its own reference to the quota.
+    grpc::ResourceQuota quota("cqmux");
+    quota.Resize(static_cast<size_t>(o.memory_quota_bytes));
+    b.SetResourceQuota(quota);
   }
 }
 
@@ -91,11 +157,91 @@ std::vector<std::string> Engine::service_names() const {
   return names;
 }
 
+absl::Status Engine::CheckBindings() const {
+  std::vector<std::string> errors = binding_errors_;
+  // Bound methods by service, then by name.
+  std::map<std::string, std::map<std::string, const MethodInfo*>> bound;
+  for (const auto& method : methods_) {
+    const MethodInfo& info = method->info();
+    if (info.method.empty()) {
+      errors.push_back(absl::StrCat(
+          info.service, ": cannot tell which method a binding serves (not a "
+          "protoc-generated WithAsyncMethod_/WithRawMethod_ class)"));
+      continue;
+    }
+    if (!bound[info.service].emplace(info.method, &info).second) {
+      errors.push_back(absl::StrCat(info.path(), " is bound twice"));
+    }
+  }
+  for (const RegisteredService& service : services_) {
+    const google::protobuf::ServiceDescriptor* descriptor =
+        google::protobuf::DescriptorPool::generated_pool()->FindServiceByName(
+            service.name);
+    if (descriptor == nullptr) {
+      errors.push_back(absl::StrCat(
+          "no descriptor for ", service.name,
+          " in the generated pool, so its methods cannot be checked (link its "
+          ".pb.cc: reference its descriptor_table_..._2eproto)"));
+      continue;
+    }
+    std::map<std::string, const MethodInfo*>& mine = bound[service.name];
+    for (int i = 0; i < descriptor->method_count(); ++i) {
+      const google::protobuf::MethodDescriptor& m = *descriptor->method(i);
+      auto it = mine.find(m.name());
+      if (it == mine.end()) {
+        errors.push_back(absl::StrCat(service.name, "/", m.name(), " is not bound"));
+        continue;
+      }
+      const MethodInfo& info = *it->second;
+      mine.erase(it);
+      const std::optional<MethodKind> kind = KindOf(m);
+      if (!kind.has_value() || *kind != info.kind) {
+        errors.push_back(absl::StrCat(info.path(), " is bound as ",
+                                      KindName(info.kind),
+                                      ", which it is not"));
+      } else if ((!info.request_type.empty() &&
+                  info.request_type != m.input_type()->full_name()) ||
+                 (!info.response_type.empty() &&
+                  info.response_type != m.output_type()->full_name())) {
+        errors.push_back(absl::StrCat(info.path(),
+                                      " is bound with the wrong message types"));
+      }
+    }
+    for (const auto& [name, info] : mine) {
+      errors.push_back(absl::StrCat(info->path(), " is not a method of ",
+                                    service.name));
+    }
+  }
+  if (errors.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrJoin(errors, "; "));
+}
+
+int Engine::ResolveMessageLimits() {
+  size_t largest = static_cast<size_t>(options_.max_message_bytes);
+  for (auto& method : methods_) {
+    MethodInfo& info = method->info();
+    if (info.max_request_bytes == 0) {
+      info.max_request_bytes = static_cast<size_t>(options_.max_message_bytes);
+    }
+    largest = std::max(largest, info.max_request_bytes);
+  }
+  for (auto& method : methods_) {
+    MethodInfo& info = method->info();
+    info.check_request_size = info.max_request_bytes < largest;
+  }
+  return static_cast<int>(std::min<size_t>(largest, INT_MAX));
+}
+
 absl::Status Engine::Start() {
   if (started_) return absl::FailedPreconditionError("engine already started");
   if (options_.listen.empty()) {
     return absl::InvalidArgumentError("no address to listen on");
   }
+  if (options_.max_message_bytes <= 0 || options_.max_concurrent_streams <= 0) {
+    return absl::InvalidArgumentError(
+        "max_message_bytes and max_concurrent_streams must be positive");
+  }
+  if (absl::Status bound = CheckBindings(); !bound.ok()) return bound;
   if (options_.coalesce_writes) coalesce::SetEnabled(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
@@ -103,8 +249,13 @@ absl::Status Engine::Start() {
   // Without this, gRPC sets SO_REUSEPORT and a second server silently shares
   // a port that is already taken.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
-  builder.SetMaxSendMessageSize(options_.max_message_bytes);
+  // gRPC 1.51 has only server-wide message limits: they are set to the
+  // largest per-method one, and the call templates hold every method with a
+  // smaller limit to its own (method_info.h).
+  const int largest_message = ResolveMessageLimits();
+  builder.SetMaxReceiveMessageSize(largest_message);
+  builder.SetMaxSendMessageSize(largest_message);
+  ApplyTransportLimits(options_, builder);
   ports_.assign(options_.listen.size(), 0);
   const std::shared_ptr<grpc::ServerCredentials> credentials =
       options_.credentials != nullptr ? options_.credentials

@@ -7,6 +7,13 @@
 // A call is requested, served and finished on one queue's thread; a method
 // keeps --requests-per-queue requests posted on every queue and reposts one
 // as soon as a call arrives, so a burst never waits for a slot.
+//
+// Limits are engine configuration: transport limits in EngineOptions, and
+// per-method ones as attributes of the registration line:
+//
+//   engine.AddService<pb::Outliers, RawOutliers>()
+//       .Unary(&RawOutliers::RequestDetect, handler)
+//       .MaxMessageBytes(64 << 20);
 #ifndef CQMUX_SERVER_ENGINE_ENGINE_H_
 #define CQMUX_SERVER_ENGINE_ENGINE_H_
 
@@ -23,12 +30,14 @@
 #include <grpcpp/server.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "server/engine/blocking_pool.h"
 #include "server/engine/call_pool.h"
 #include "server/engine/client_stream_call.h"
 #include "server/engine/handlers.h"
+#include "server/engine/method_info.h"
 #include "server/engine/method_policy.h"
 #include "server/engine/queue.h"
 #include "server/engine/server_stream_call.h"
@@ -45,7 +54,11 @@ struct EngineOptions {
   // On Shutdown, how long the drain hooks' news (health NOT_SERVING) has to
   // reach load balancers while new calls are still served.
   absl::Duration drain_delay = absl::ZeroDuration();
-  int max_message_bytes = 64 << 20;
+  // Largest request of a method whose registration line sets no limit of its
+  // own (ServiceBinding::MaxMessageBytes). gRPC's server-wide receive and
+  // send limits are the largest per-method limit; smaller ones are enforced
+  // by the call templates before the handler runs.
+  int max_message_bytes = 4 << 20;
   // Slow handlers (BlockingUnary: password hashing).
   int blocking_threads = 2;
   int blocking_queue = 256;
@@ -59,23 +72,68 @@ struct EngineOptions {
   // Transport security of every listener (e.g. TLS, see server/security/).
   // Null: plaintext (grpc::InsecureServerCredentials).
   std::shared_ptr<grpc::ServerCredentials> credentials;
+
+  // Transport limits (HTTP/2 and gRPC channel arguments; README "Limits").
+  // Streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_
+  // STREAMS); a client's further streams wait until one ends.
+  int max_concurrent_streams = 1024;
+  // Memory gRPC may use for the whole server (connections, streams, call
+  // arenas, buffered messages); over it, new connections are refused and
+  // streams are cancelled until usage is back under. 0: no quota.
+  int64_t memory_quota_bytes = 0;
+  // A connection without calls for this long is sent a GOAWAY (the client
+  // reconnects on its next call). Infinite: never.
+  //
+  // Both timers are off by default: gRPC 1.51 implements them with a filter
+  // on every call of every connection, which costs ~7% of a small unary
+  // call's CPU (BENCHMARKS.md, section 7), and the memory quota already
+  // closes idle connections when memory runs short.
+  absl::Duration max_connection_idle = absl::InfiniteDuration();
+  // A connection this old (gRPC adds +-10% jitter) is sent a GOAWAY so that
+  // clients reconnect and load balancers can rebalance; calls already open
+  // continue for max_connection_age_grace, then the connection is closed.
+  // Infinite: never.
+  absl::Duration max_connection_age = absl::InfiniteDuration();
+  absl::Duration max_connection_age_grace = absl::InfiniteDuration();
+  // Server-side keepalive: ping a quiet connection after keepalive_time and
+  // close it if no answer comes within keepalive_timeout. Infinite: off.
+  absl::Duration keepalive_time = absl::Minutes(1);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  // Keepalive enforcement: a client ping sooner than this after the previous
+  // one (with no data in between) is a strike; more than max_ping_strikes
+  // strikes close the connection (GOAWAY ENHANCE_YOUR_CALM "too_many_pings").
+  absl::Duration min_client_ping_interval = absl::Seconds(10);
+  int max_ping_strikes = 2;
+  // Whether clients may ping connections that have no call (and whether the
+  // server's own keepalive pings them).
+  bool permit_keepalive_without_calls = true;
+  // Largest header block (metadata) of a request.
+  int max_metadata_bytes = 8 << 10;
 };
 
 // A method's call template, instantiated on every queue at Start().
 class MethodBase {
  public:
+  explicit MethodBase(MethodInfo info) : info_(std::move(info)) {}
   virtual ~MethodBase() = default;
   virtual std::unique_ptr<CallPoolBase> CreatePool(Queue* queue,
                                                    size_t max_idle) const = 0;
+  // Mutable until Start(); read-only (and read by every queue) after.
+  MethodInfo& info() { return info_; }
+  const MethodInfo& info() const { return info_; }
+
+ private:
+  MethodInfo info_;
 };
 
 template <class Call>
 class Method final : public MethodBase {
  public:
-  explicit Method(typename Call::Spec spec) : spec_(std::move(spec)) {}
+  Method(MethodInfo info, typename Call::Spec spec)
+      : MethodBase(std::move(info)), spec_(std::move(spec)) {}
   std::unique_ptr<CallPoolBase> CreatePool(Queue* queue,
                                            size_t max_idle) const override {
-    return std::make_unique<CallPool<Call>>(queue, &spec_, max_idle);
+    return std::make_unique<CallPool<Call>>(queue, &spec_, &info(), max_idle);
   }
 
  private:
@@ -91,8 +149,9 @@ class Engine;
 template <class Service>
 class ServiceBinding {
  public:
-  ServiceBinding(Engine* engine, Service* service)
-      : engine_(engine), service_(service) {}
+  ServiceBinding(Engine* engine, Service* service, std::string service_name)
+      : engine_(engine), service_(service),
+        service_name_(std::move(service_name)) {}
 
   template <class Base, class Req, class Resp>
   ServiceBinding& Unary(UnaryRequestFn<Base, Req, Resp> request,
@@ -100,11 +159,14 @@ class ServiceBinding {
                         MethodPolicy policy = {});
 
   // For handlers that are slow on purpose (e.g. password hashing): they run
-  // on the engine's blocking pool, never on a queue thread.
+  // on the engine's blocking pool, never on a queue thread. `check`, if
+  // given, runs on the queue thread first, so that a request that fails
+  // validation never waits for a worker.
   template <class Base, class Req, class Resp>
   ServiceBinding& BlockingUnary(
       UnaryRequestFn<Base, Req, Resp> request,
       std::type_identity_t<UnaryHandler<Req, Resp>> handler,
+      std::type_identity_t<UnaryCheck<Req>> check = nullptr,
       MethodPolicy policy = {});
 
   // For handlers whose cost grows with the request (e.g. a Detect of a
@@ -130,12 +192,20 @@ class ServiceBinding {
       std::type_identity_t<ClientStreamHandler<Req, Resp>> handler,
       MethodPolicy policy = {});
 
+  // Attribute of the method bound just before: its requests (each message of
+  // a client stream) may be up to `bytes` long instead of EngineOptions'
+  // max_message_bytes. A larger one fails with RESOURCE_EXHAUSTED before the
+  // handler runs.
+  ServiceBinding& MaxMessageBytes(int bytes);
+
  private:
-  template <class Call>
-  ServiceBinding& Add(typename Call::Spec spec);
+  template <class Call, class Base, class Req, class Resp>
+  ServiceBinding& Add(MethodKind kind, typename Call::Spec spec);
 
   Engine* const engine_;
   Service* const service_;
+  const std::string service_name_;
+  MethodBase* last_ = nullptr;
 };
 
 class Engine {
@@ -152,7 +222,7 @@ class Engine {
     auto service = std::make_unique<Service>();
     Service* raw = service.get();
     services_.push_back({Outer::service_full_name(), std::move(service)});
-    return ServiceBinding<Service>(this, raw);
+    return ServiceBinding<Service>(this, raw, Outer::service_full_name());
   }
 
   // Run in order when graceful shutdown begins, before drain_delay during
@@ -199,9 +269,17 @@ class Engine {
   template <class Service>
   friend class ServiceBinding;
 
-  void AddMethod(std::unique_ptr<MethodBase> method) {
+  MethodBase* AddMethod(std::unique_ptr<MethodBase> method) {
     methods_.push_back(std::move(method));
+    return methods_.back().get();
   }
+  void AddBindingError(std::string error) {
+    binding_errors_.push_back(std::move(error));
+  }
+  // Start() steps: every method of every service bound exactly once; each
+  // method's request limit resolved against the server-wide one.
+  absl::Status CheckBindings() const;
+  int ResolveMessageLimits();
   BlockingPool* blocking_pool();
   BlockingPool* compute_pool();
 
@@ -213,6 +291,7 @@ class Engine {
   const EngineOptions options_;
   std::vector<RegisteredService> services_;
   std::vector<std::unique_ptr<MethodBase>> methods_;
+  std::vector<std::string> binding_errors_;  // reported by Start()
   std::vector<std::function<void()>> drain_hooks_;
   std::vector<std::function<void()>> shutdown_hooks_;
   std::unique_ptr<BlockingPool> blocking_pool_;
@@ -228,9 +307,29 @@ class Engine {
 };
 
 template <class Service>
-template <class Call>
-ServiceBinding<Service>& ServiceBinding<Service>::Add(typename Call::Spec spec) {
-  engine_->AddMethod(std::make_unique<Method<Call>>(std::move(spec)));
+template <class Call, class Base, class Req, class Resp>
+ServiceBinding<Service>& ServiceBinding<Service>::Add(
+    MethodKind kind, typename Call::Spec spec) {
+  MethodInfo info;
+  info.service = service_name_;
+  info.method = GeneratedMethodName<Base>();
+  info.kind = kind;
+  info.request_type = MessageTypeName<Req>();
+  info.response_type = MessageTypeName<Resp>();
+  last_ = engine_->AddMethod(
+      std::make_unique<Method<Call>>(std::move(info), std::move(spec)));
+  return *this;
+}
+
+template <class Service>
+ServiceBinding<Service>& ServiceBinding<Service>::MaxMessageBytes(int bytes) {
+  if (last_ == nullptr || bytes <= 0) {
+    engine_->AddBindingError(absl::StrCat(
+        service_name_, ": MaxMessageBytes(", bytes,
+        ") needs a method bound before it and a positive size"));
+  } else {
+    last_->info().max_request_bytes = static_cast<size_t>(bytes);
+  }
   return *this;
 }
 
@@ -239,18 +338,19 @@ template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::Unary(
     UnaryRequestFn<Base, Req, Resp> request,
     std::type_identity_t<UnaryHandler<Req, Resp>> handler, MethodPolicy policy) {
-  return Add<UnaryCall<Base, Req, Resp>>(
-      {service_, request, std::move(handler), nullptr, std::move(policy)});
+  return Add<UnaryCall<Base, Req, Resp>, Base, Req, Resp>(
+      MethodKind::kUnary, {service_, request, std::move(handler), nullptr, std::move(policy)});
 }
 
 template <class Service>
 template <class Base, class Req, class Resp>
 ServiceBinding<Service>& ServiceBinding<Service>::BlockingUnary(
     UnaryRequestFn<Base, Req, Resp> request,
-    std::type_identity_t<UnaryHandler<Req, Resp>> handler, MethodPolicy policy) {
-  return Add<UnaryCall<Base, Req, Resp>>(
-      {service_, request, std::move(handler), engine_->blocking_pool(),
-       std::move(policy)});
+    std::type_identity_t<UnaryHandler<Req, Resp>> handler,
+    std::type_identity_t<UnaryCheck<Req>> check, MethodPolicy policy) {
+  return Add<UnaryCall<Base, Req, Resp>, Base, Req, Resp>(
+      MethodKind::kUnary, {service_, request, std::move(handler), engine_->blocking_pool(),
+                           std::move(policy), nullptr, std::move(check)});
 }
 
 template <class Service>
@@ -259,9 +359,9 @@ ServiceBinding<Service>& ServiceBinding<Service>::ComputeUnary(
     UnaryRequestFn<Base, Req, Resp> request,
     std::type_identity_t<UnaryHandler<Req, Resp>> handler,
     std::type_identity_t<std::function<bool(const Req&)>> heavy, MethodPolicy policy) {
-  return Add<UnaryCall<Base, Req, Resp>>({service_, request, std::move(handler),
-                                          engine_->compute_pool(), std::move(policy),
-                                          std::move(heavy)});
+  return Add<UnaryCall<Base, Req, Resp>, Base, Req, Resp>(
+      MethodKind::kUnary, {service_, request, std::move(handler), engine_->compute_pool(),
+                           std::move(policy), std::move(heavy)});
 }
 
 template <class Service>
@@ -270,8 +370,8 @@ ServiceBinding<Service>& ServiceBinding<Service>::ServerStreaming(
     ServerStreamRequestFn<Base, Req, Resp> request,
     std::type_identity_t<ServerStreamHandler<Req, Resp>> handler,
     MethodPolicy policy) {
-  return Add<ServerStreamCall<Base, Req, Resp>>(
-      {service_, request, std::move(handler), std::move(policy)});
+  return Add<ServerStreamCall<Base, Req, Resp>, Base, Req, Resp>(
+      MethodKind::kServerStreaming, {service_, request, std::move(handler), std::move(policy)});
 }
 
 template <class Service>
@@ -280,8 +380,8 @@ ServiceBinding<Service>& ServiceBinding<Service>::ClientStreaming(
     ClientStreamRequestFn<Base, Req, Resp> request,
     std::type_identity_t<ClientStreamHandler<Req, Resp>> handler,
     MethodPolicy policy) {
-  return Add<ClientStreamCall<Base, Req, Resp>>(
-      {service_, request, std::move(handler), std::move(policy)});
+  return Add<ClientStreamCall<Base, Req, Resp>, Base, Req, Resp>(
+      MethodKind::kClientStreaming, {service_, request, std::move(handler), std::move(policy)});
 }
 
 }  // namespace cqmux

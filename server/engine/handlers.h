@@ -20,6 +20,12 @@ template <class Req, class Resp>
 using UnaryHandler =
     std::function<grpc::Status(const Req&, Resp*, const CallContext&)>;
 
+// A quick check of a unary request, run on the queue thread before a slow
+// (blocking) handler is queued: OK lets the handler run, anything else is the
+// call's status.
+template <class Req>
+using UnaryCheck = std::function<grpc::Status(const Req&, const CallContext&)>;
+
 // The producing side of a server stream. Next() is called on the call's queue
 // thread, never while a write is in flight, so at most one write is pending.
 template <class Resp>

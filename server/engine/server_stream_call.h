@@ -77,6 +77,11 @@ class ServerStreamCall final : public EventHandler {
         pool_->Started();
         pool_->PostRequest();
         link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
+        if (grpc::Status too_large = CheckRequestSize(pool_->info(), *request_);
+            !too_large.ok()) {
+          Finish(too_large);  // the handler never sees it
+          break;
+        }
         if (grpc::Status admitted = pool_->spec().policy.Admit(CallContext(&*context_));
             !admitted.ok()) {
           Finish(admitted);  // no stream was opened

@@ -1,5 +1,5 @@
-// The state machine of a unary call: request -> handler -> Finish, then back
-// to its pool. A method bound with a pool (slow or heavy handlers) runs its
+// The state machine of a unary call: request -> size check -> admission
+// policy -> handler -> Finish, then back to its pool. A method bound with a pool (slow or heavy handlers) runs its
 // handler there instead of on the queue thread, and the call is woken back
 // onto its queue to finish; this is the engine's one way of doing work off the
 // queue threads.
@@ -45,6 +45,9 @@ struct UnarySpec {
   // With a pool: which requests go to it (null: every one); the others are
   // served on the queue thread.
   std::function<bool(const Req&)> offload_if = nullptr;
+  // With a pool, may be empty: runs on the queue thread first; a non-OK
+  // status ends the call without queueing it for the pool.
+  UnaryCheck<Req> check = nullptr;
 };
 
 template <class Base, class Req, class Resp>
@@ -88,8 +91,11 @@ class UnaryCall final : public EventHandler {
         started_ = true;
         pool_->Started();
         pool_->PostRequest();
-        if (grpc::Status admitted = spec.policy.Admit(CallContext(&*context_));
-            !admitted.ok()) {
+        if (grpc::Status too_large = CheckRequestSize(pool_->info(), *request_);
+            !too_large.ok()) {
+          Finish(too_large);
+        } else if (grpc::Status admitted = spec.policy.Admit(CallContext(&*context_));
+                   !admitted.ok()) {
           Finish(admitted);
         } else if (spec.pool != nullptr && (!spec.offload_if || spec.offload_if(*request_))) {
           RunOffQueue(spec.pool);
@@ -124,6 +130,15 @@ class UnaryCall final : public EventHandler {
   // failed is never carried out. A job the pool drops (shutdown past its
   // grace period) completes the call without running.
   void RunOffQueue(BlockingPool* pool) {
+    if (const UnaryCheck<Req>& check = pool_->spec().check; check) {
+      // Cheap validation stays on the queue thread: a request that is bound
+      // to fail never waits for (or occupies) a worker.
+      if (grpc::Status rejected = check(*request_, CallContext(&*context_));
+          !rejected.ok()) {
+        Finish(rejected);
+        return;
+      }
+    }
     link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
     ++in_flight_;  // the job's wake
     auto job = [this](bool run) {

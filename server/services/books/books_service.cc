@@ -5,6 +5,9 @@
 #include <string>
 #include <utility>
 
+#include <grpc/slice.h>
+#include <grpcpp/support/slice.h>
+
 #include "absl/strings/str_cat.h"
 #include "server/common/grpc_status.h"
 
@@ -30,6 +33,22 @@ grpc::Status ValidateBook(const books::Book& book) {
         absl::StrCat("author is longer than ", kMaxBookAuthorBytes, " bytes"));
   }
   return grpc::Status::OK;
+}
+
+// A byte buffer over a shared snapshot without copying it: the slice keeps a
+// reference until gRPC has sent it.
+grpc::ByteBuffer SharedBytes(std::shared_ptr<const std::string> bytes) {
+  if (bytes->empty()) {
+    grpc::Slice empty;
+    return grpc::ByteBuffer(&empty, 1);
+  }
+  using Owner = std::shared_ptr<const std::string>;
+  auto* owner = new Owner(std::move(bytes));
+  grpc_slice raw = grpc_slice_new_with_user_data(
+      const_cast<char*>((*owner)->data()), (*owner)->size(),
+      [](void* p) { delete static_cast<Owner*>(p); }, owner);
+  grpc::Slice slice(raw, grpc::Slice::STEAL_REF);
+  return grpc::ByteBuffer(&slice, 1);
 }
 
 // One Watch call: a hub cursor, pulled by the engine one write at a time.
@@ -67,7 +86,8 @@ class WatchStream final : public ServerStream<books::Book> {
 }  // namespace
 
 BooksService::BooksService(BooksOptions options)
-    : store_(std::make_unique<InMemoryBookStore>(options.max_books)),
+    : store_(std::make_unique<InMemoryBookStore>(options.max_books,
+                                                 options.max_list_bytes)),
       hub_(options.watch_backlog) {
   if (options.seed_books) {
     books::Book tale;
@@ -85,6 +105,13 @@ grpc::Status BooksService::List(const books::Empty& /*request*/,
                                 books::BookList* response,
                                 const CallContext& /*call*/) {
   store_->List(response);
+  return grpc::Status::OK;
+}
+
+grpc::Status BooksService::ListSerialized(const grpc::ByteBuffer& /*request*/,
+                                          grpc::ByteBuffer* response,
+                                          const CallContext& /*call*/) {
+  *response = SharedBytes(store_->SerializedList());
   return grpc::Status::OK;
 }
 

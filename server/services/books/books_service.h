@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <memory>
 
+#include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/status.h>
 
 #include "books.pb.h"
@@ -25,6 +26,10 @@ struct BooksOptions {
   bool seed_books = true;       // start with book 123 (the tutorial's)
   size_t watch_backlog = 1024;  // books a watcher may lag before it is cut off
   size_t max_books = 1000000;   // store capacity
+  // Largest List answer (serialized BookList) in bytes: List's message
+  // limit. Inserts that would make it larger fail with RESOURCE_EXHAUSTED,
+  // so List always fits. 4 MiB is also gRPC clients' default receive limit.
+  size_t max_list_bytes = 4 << 20;
 };
 
 class BooksService {
@@ -34,6 +39,11 @@ class BooksService {
 
   grpc::Status List(const books::Empty& request, books::BookList* response,
                     const CallContext& call);
+  // List for a raw method: the store's serialized snapshot, sent as it is
+  // (no copy, no per-book work; the request is books.Empty and ignored).
+  grpc::Status ListSerialized(const grpc::ByteBuffer& request,
+                              grpc::ByteBuffer* response,
+                              const CallContext& call);
   grpc::Status Insert(const books::Book& request, books::Empty* response,
                       const CallContext& call);
   grpc::Status Get(const books::BookIdRequest& request, books::Book* response,

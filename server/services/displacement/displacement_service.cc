@@ -3,8 +3,10 @@
 
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "server/common/log.h"
+#include "server/common/quote.h"
 
 namespace cqmux {
 
@@ -30,6 +32,13 @@ class StateStreamService::Sink final
   explicit Sink(StateStreamService* service) : service_(service) {}
 
   grpc::Status OnMessage(const my_package::Data& message) override {
+    if (message.info().size() > kMaxStateInfoBytes) {
+      return grpc::Status(
+          grpc::StatusCode::INVALID_ARGUMENT,
+          absl::StrCat("info of message #", counts_.total() + 1,
+                       " is longer than ", kMaxStateInfoBytes, " bytes: ",
+                       QuoteInput(message.info())));
+    }
     const int status = message.status();
     if (status >= 0 && status < static_cast<int>(counts_.by_status.size())) {
       ++counts_.by_status[static_cast<size_t>(status)];

@@ -4,6 +4,7 @@
 #define CQMUX_SERVER_SERVICES_DISPLACEMENT_DISPLACEMENT_SERVICE_H_
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -28,6 +29,11 @@ class DisplacementService {
                                    const CallContext& call);
 };
 
+// Longest Data.info stream_state accepts (bytes). The service only counts
+// states and never keeps the text, but a client-controlled field gets a
+// documented bound like every other.
+inline constexpr size_t kMaxStateInfoBytes = 1024;
+
 // Tallies of one stream_state call: messages per Status value; values outside
 // the enum (proto3 enums are open) are counted as unrecognized.
 struct StateCounts {
@@ -39,7 +45,9 @@ struct StateCounts {
 class StateStreamService {
  public:
   // One sink per call: reads until the client half-closes, keeps only the
-  // counts (constant memory), returns Empty.
+  // counts (constant memory), returns Empty. A message whose info is longer
+  // than kMaxStateInfoBytes ends the call with INVALID_ARGUMENT (and its
+  // counts are not added to the totals).
   std::unique_ptr<ClientStreamSink<my_package::Data, my_package::Empty>>
   OpenStateStream(const CallContext& call);
 

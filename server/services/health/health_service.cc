@@ -5,12 +5,25 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "server/common/quote.h"
 
 namespace cqmux {
 
 using grpc::health::v1::HealthCheckRequest;
 using grpc::health::v1::HealthCheckResponse;
 using Step = ServerStream<HealthCheckResponse>::Step;
+
+namespace {
+
+grpc::Status CheckServiceName(const std::string& service) {
+  if (service.size() <= kMaxHealthServiceNameBytes) return grpc::Status::OK;
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                      absl::StrCat("service name is longer than ",
+                                   kMaxHealthServiceNameBytes, " bytes: ",
+                                   QuoteInput(service)));
+}
+
+}  // namespace
 
 class HealthService::WatchStream final : public ServerStream<HealthCheckResponse> {
  public:
@@ -86,11 +99,15 @@ void HealthService::Shutdown() {
 grpc::Status HealthService::Check(const HealthCheckRequest& request,
                                   HealthCheckResponse* response,
                                   const CallContext& /*call*/) {
+  if (grpc::Status invalid = CheckServiceName(request.service()); !invalid.ok()) {
+    return invalid;
+  }
   absl::ReaderMutexLock lock(&mu_);
   const ServingStatus status = StatusLocked(request.service());
   if (status == HealthCheckResponse::SERVICE_UNKNOWN) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
-                        absl::StrCat("unknown service \"", request.service(), "\""));
+                        absl::StrCat("unknown service ",
+                                     QuoteInput(request.service())));
   }
   response->set_status(status);
   return grpc::Status::OK;
@@ -99,6 +116,13 @@ grpc::Status HealthService::Check(const HealthCheckRequest& request,
 std::unique_ptr<ServerStream<HealthCheckResponse>> HealthService::Watch(
     const HealthCheckRequest& request, const CallContext& /*call*/,
     Waker waker) {
+  if (grpc::Status invalid = CheckServiceName(request.service()); !invalid.ok()) {
+    return std::make_unique<FunctionStream<HealthCheckResponse>>(
+        [invalid](HealthCheckResponse*, grpc::Status* status) {
+          *status = invalid;
+          return Step::kFinish;
+        });
+  }
   return std::make_unique<WatchStream>(this, request.service(), std::move(waker));
 }
 

@@ -25,6 +25,11 @@
 
 namespace cqmux {
 
+// Longest service name Check and Watch accept (bytes); longer names are
+// INVALID_ARGUMENT. A watch keeps its name for its whole life, so this bounds
+// what each open watch holds.
+inline constexpr size_t kMaxHealthServiceNameBytes = 256;
+
 class HealthService {
  public:
   using ServingStatus = grpc::health::v1::HealthCheckResponse::ServingStatus;

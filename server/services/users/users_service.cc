@@ -8,8 +8,16 @@
 #include "absl/strings/str_split.h"
 #include "server/common/grpc_status.h"
 #include "server/common/log.h"
+#include "server/common/quote.h"
 
 namespace cqmux {
+namespace {
+
+grpc::Status InvalidArgument(std::string message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::move(message));
+}
+
+}  // namespace
 
 bool IsPlausibleEmail(absl::string_view email) {
   if (email.empty() || email.size() > kMaxEmailBytes) return false;
@@ -27,30 +35,50 @@ bool IsPlausibleEmail(absl::string_view email) {
   return true;
 }
 
-grpc::Status UsersService::CreateUser(const users::CreateUserRequest& request,
-                                      users::CreateUserResult* response,
-                                      const CallContext& call) {
-  Log(LogLevel::kDebug, "CreateUser username=\"%s\" ip=\"%s\" peer=%s",
-      request.username(), call.Metadata("ip"), call.Peer());
+grpc::Status UsersService::CheckCreateUser(
+    const users::CreateUserRequest& request, const CallContext& /*call*/) const {
   if (request.username().empty()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "username must not be empty");
+    return InvalidArgument("username must not be empty");
   }
   if (request.username().size() > kMaxUsernameBytes) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("username is longer than ",
-                                     kMaxUsernameBytes, " bytes"));
+    return InvalidArgument(absl::StrCat("username is longer than ",
+                                        kMaxUsernameBytes, " bytes: ",
+                                        QuoteInput(request.username())));
+  }
+  if (request.email().size() > kMaxEmailBytes) {
+    return InvalidArgument(absl::StrCat("email is longer than ", kMaxEmailBytes,
+                                        " bytes: ", QuoteInput(request.email())));
   }
   if (!request.email().empty() && !IsPlausibleEmail(request.email())) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        absl::StrCat("malformed email address \"",
-                                     request.email(), "\""));
+    return InvalidArgument(
+        absl::StrCat("malformed email address ", QuoteInput(request.email())));
+  }
+  if (request.password().size() > kMaxPasswordBytes) {
+    // Never quoted, not even a prefix.
+    return InvalidArgument(absl::StrCat("password is longer than ",
+                                        kMaxPasswordBytes, " bytes"));
   }
   // Fail fast before paying for the hash; Add() checks again atomically.
   if (store_.Contains(request.username())) {
     return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
-                        absl::StrCat("username \"", request.username(),
-                                     "\" is already taken"));
+                        absl::StrCat("username ", QuoteInput(request.username()),
+                                     " is already taken"));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status UsersService::CreateUser(const users::CreateUserRequest& request,
+                                      users::CreateUserResult* response,
+                                      const CallContext& call) {
+  // Client input is logged escaped and cut short (gRPC bounds the metadata
+  // itself: --max-metadata-bytes).
+  if (LogEnabled(LogLevel::kDebug)) {
+    Log(LogLevel::kDebug, "CreateUser username=%s ip=%s peer=%s",
+        QuoteInput(request.username()), QuoteInput(call.Metadata("ip")),
+        call.Peer());
+  }
+  if (grpc::Status rejected = CheckCreateUser(request, call); !rejected.ok()) {
+    return rejected;
   }
   absl::StatusOr<std::string> hash = hasher_.Hash(request.password());
   if (!hash.ok()) return ToGrpcStatus(hash.status());
@@ -88,8 +116,8 @@ std::unique_ptr<ServerStream<users::GetUsersResult>> UsersService::GetUsers(
               wanted.username().empty()
                   ? absl::StrCat("No user with id ", wanted.user_id(),
                                  " was found")
-                  : absl::StrCat("No user with username \"", wanted.username(),
-                                 "\" was found"));
+                  : absl::StrCat("No user with username ",
+                                 QuoteInput(wanted.username()), " was found"));
           return Step::kFinish;
         }
         out->mutable_user()->set_username(found->username);

@@ -16,19 +16,28 @@
 
 namespace cqmux {
 
-// Longest username and email accepted (bytes).
+// Longest username, email and password accepted (bytes). The password is the
+// hash's input: Argon2id reads all of it, so its length is bounded too.
 inline constexpr size_t kMaxUsernameBytes = 128;
 inline constexpr size_t kMaxEmailBytes = 254;  // RFC 5321's path limit
+inline constexpr size_t kMaxPasswordBytes = 1024;
 
 class UsersService {
  public:
   UsersService(PasswordHasher hasher, size_t max_users)
       : hasher_(hasher), store_(max_users) {}
 
-  // Slow on purpose (hashes the password): bind it as a blocking handler.
+  // Slow on purpose (hashes the password): bind it as a blocking handler,
+  // with CheckCreateUser as its check so that bad requests never reach the
+  // worker pool. CreateUser checks again itself.
   grpc::Status CreateUser(const users::CreateUserRequest& request,
                           users::CreateUserResult* response,
                           const CallContext& call);
+
+  // Fast: field bounds (INVALID_ARGUMENT) and whether the username is taken
+  // (ALREADY_EXISTS), without hashing anything.
+  grpc::Status CheckCreateUser(const users::CreateUserRequest& request,
+                               const CallContext& call) const;
 
   // One result per requested user, in request order; the first unknown user
   // ends the stream with NOT_FOUND after the earlier results.

@@ -1,5 +1,5 @@
 // Process-level tests of the real cqmux-server binary: startup log, --help,
-// bad flags, server reflection (list and describe every service), and a
+// bad flags (limits included), server reflection (list and describe every service), and a
 // SIGTERM with a watch in flight that ends cleanly with exit code 0.
 #include <fcntl.h>
 #include <signal.h>
@@ -9,7 +9,9 @@
 
 #include <atomic>
 #include <cstdio>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -123,9 +125,33 @@ TEST(ServerBinaryTest, HelpExplainsEveryFlag) {
        {"--listen", "--threads", "--pin-threads", "--requests-per-queue",
         "--shutdown-grace", "--max-message-bytes", "--blocking-threads",
         "--blocking-queue", "--password-hash", "--max-users", "--seed-books",
-        "--watch-backlog", "--max-books", "--log-level", "--coalesce-writes"}) {
+        "--watch-backlog", "--max-books", "--log-level", "--coalesce-writes",
+        "--max-detect-message-bytes", "--max-concurrent-streams",
+        "--memory-quota-bytes", "--max-connection-idle", "--max-connection-age",
+        "--max-connection-age-grace", "--keepalive-time", "--keepalive-timeout",
+        "--min-client-ping-interval", "--max-ping-strikes",
+        "--permit-keepalive-without-calls", "--max-metadata-bytes"}) {
     EXPECT_THAT(help, HasSubstr(absl::StrCat("  ", flag, " (default: "))) << flag;
   }
+}
+
+// README.md's "Server flags" block is --help's output, verbatim.
+TEST(ServerBinaryTest, ReadmeShowsTheHelpVerbatim) {
+  Child child({"--help"});
+  const std::string help = child.ReadAll();
+  EXPECT_EQ(child.Wait(), 0);
+  std::ifstream file(CQMUX_README);
+  std::stringstream readme;
+  readme << file.rdbuf();
+  const std::string text = readme.str();
+  const std::string marker = "`cqmux-server --help` prints this:\n\n```\n";
+  const size_t begin = text.find(marker);
+  ASSERT_NE(begin, std::string::npos);
+  const size_t start = begin + marker.size();
+  const size_t end = text.find("```\n", start);
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_EQ(text.substr(start, end - start), help)
+      << "regenerate the block with: build/bin/cqmux-server --help";
 }
 
 TEST(ServerBinaryTest, BadFlagsExitWithAnError) {
@@ -140,10 +166,50 @@ TEST(ServerBinaryTest, BadFlagsExitWithAnError) {
     EXPECT_EQ(child.Wait(), 1);
   }
   {
+    Child child({"--max-concurrent-streams=0"});
+    EXPECT_THAT(child.ReadAll(), HasSubstr("--max-concurrent-streams must be at least 1"));
+    EXPECT_EQ(child.Wait(), 1);
+  }
+  {
+    Child child({"--memory-quota-bytes=1048576"});
+    EXPECT_THAT(child.ReadAll(),
+                HasSubstr("--memory-quota-bytes must be at least the largest message limit"));
+    EXPECT_EQ(child.Wait(), 1);
+  }
+  {
+    Child child({"--keepalive-time=0s"});
+    EXPECT_THAT(child.ReadAll(), HasSubstr("--keepalive-time must be positive"));
+    EXPECT_EQ(child.Wait(), 1);
+  }
+  {
     Child child({"--listen=127.0.0.1:0", "--password-hash=fast"});
     EXPECT_THAT(child.ReadAll(), HasSubstr("unknown password hash profile"));
     EXPECT_EQ(child.Wait(), 1);
   }
+}
+
+// The limit flags reach the engine: the startup log states them, and a
+// request over --max-message-bytes is refused by the real binary.
+TEST(ServerBinaryTest, LimitFlagsAreLoggedAndApplied) {
+  Child child({"--listen=127.0.0.1:0", "--threads=1", "--max-message-bytes=65536",
+               "--max-concurrent-streams=64", "--memory-quota-bytes=134217728",
+               "--max-connection-idle=30m", "--max-connection-age=2h",
+               "--max-connection-age-grace=5s"});
+  const int port = StartAndGetPort(child);
+  EXPECT_THAT(child.ReadLine(),
+              HasSubstr("limits: requests up to 65536 bytes (Detect 67108864), 64 "
+                        "streams per connection, memory quota 128 MiB, idle 30m, "
+                        "age 2h + grace 5s"));
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                     grpc::InsecureChannelCredentials());
+  rpc::Payload in, out;
+  in.set_data(std::string(70000, 'x'));
+  auto context = Deadline();
+  grpc::Status status = rpc::Fetch::NewStub(channel)->Capitalize(context.get(), in, &out);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("more than this method accepts (65536 bytes)"));
+  child.Signal(SIGTERM);
+  EXPECT_EQ(child.Wait(), 0);
 }
 
 TEST(ServerBinaryTest, PortInUseExitsWithAClearError) {

@@ -24,6 +24,11 @@
 #include "request_streaming.grpc.pb.h"
 #include "users.grpc.pb.h"
 
+// users.proto's descriptor (the Users service) is only linked if referenced;
+// Engine::Start needs it to check that every method is bound.
+[[maybe_unused]] static const void* volatile kKeepUsersProto =
+    &descriptor_table_users_2eproto;
+
 namespace cqmux {
 namespace {
 
@@ -447,7 +452,7 @@ TEST(EnginePolicyTest, AdmissionCheckGuardsEveryKindOfCall) {
             ++handled;
             return grpc::Status::OK;
           },
-          policy)
+          /*check=*/nullptr, policy)
       .ServerStreaming(
           &Users::AsyncService::RequestGetUsers,
           [&handled](const GetUsersRequest&, const CallContext&, Waker)

@@ -6,6 +6,7 @@
 // call completed, nothing started on a shut-down queue (gRPC would abort the
 // process), and Shutdown() back within drain delay + grace + 1 s.
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -23,6 +24,11 @@
 #include "request_streaming.grpc.pb.h"
 #include "server/engine/engine.h"
 #include "users.grpc.pb.h"
+
+// users.proto declares only a service: without a reference to its descriptor
+// the linker drops it, and Start() cannot check the Users bindings.
+[[maybe_unused]] static const void* volatile kKeepUsersProto =
+    &descriptor_table_users_2eproto;
 
 namespace cqmux {
 namespace {
@@ -122,7 +128,9 @@ std::unique_ptr<Engine> StartEngine(Round* round, absl::Duration drain_delay,
       &my_package::RequestStreaming::AsyncService::Requeststream_state,
       [round](const CallContext&) { return std::make_unique<ReportingSink>(round); });
   engine->OnDrain([round] { round->drain_started.Notify(); });
-  EXPECT_TRUE(engine->Start().ok());
+  absl::Status started = engine->Start();
+  EXPECT_TRUE(started.ok()) << started;
+  if (!started.ok()) std::abort();  // every test below needs the server
   *target = absl::StrCat("127.0.0.1:", engine->ports()[0]);
   return engine;
 }

@@ -3,6 +3,8 @@
 #include "server/services/books/book_store.h"
 
 #include <atomic>
+#include <limits>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -116,6 +118,90 @@ TEST(InMemoryBookStoreTest, ListAppendsToWhatIsAlreadyThere) {
   ASSERT_EQ(list.books_size(), 2);
   EXPECT_EQ(list.books(0).id(), 99);
   EXPECT_EQ(list.books(1).id(), 1);
+}
+
+// The "6,000 inserts of 1 KB titles against a 4 MiB limit", scaled
+// down: the store stops at List's byte bound, says why, and List stays
+// within it (and in order) however many inserts are attempted.
+TEST(InMemoryBookStoreTest, ListNeverOutgrowsItsByteBound) {
+  constexpr size_t kBound = 64 * 1024;
+  InMemoryBookStore store(1000000, kBound);
+  int accepted = 0;
+  absl::Status refused;
+  for (int32_t id = 0; id < 6000; ++id) {
+    books::Book book = MakeBook(id);
+    book.set_title(std::string(1000, 't'));
+    absl::Status status = store.Insert(book, [] {});
+    if (status.ok()) {
+      ++accepted;
+    } else {
+      refused = status;
+      EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+    }
+  }
+  // 64 KiB holds 64 books of ~1,020 bytes: the bound, not a count, stopped it.
+  EXPECT_EQ(accepted, 64);
+  EXPECT_THAT(std::string(refused.message()),
+              ::testing::StartsWith(
+                  "The book store is full: List must fit in 65536 bytes"));
+  std::shared_ptr<const std::string> list = store.SerializedList();
+  EXPECT_LE(list->size(), kBound);
+  EXPECT_EQ(list->size(), store.list_bytes());
+  books::BookList parsed;
+  ASSERT_TRUE(parsed.ParseFromString(*list));
+  EXPECT_EQ(parsed.books_size(), accepted);
+  EXPECT_EQ(parsed.ByteSizeLong(), list->size()) << "exactly a BookList";
+  // A delete makes room again.
+  ASSERT_TRUE(store.Delete(5).ok());
+  books::Book book = MakeBook(7000);
+  book.set_title(std::string(1000, 't'));
+  EXPECT_TRUE(store.Insert(book, [] {}).ok());
+  EXPECT_LE(store.list_bytes(), kBound);
+}
+
+// List's snapshot is immutable: changes made while a reader holds it go into
+// a copy, and the store's bytes always equal a fresh serialization.
+TEST(InMemoryBookStoreTest, SnapshotsAreImmutableAndAlwaysExact) {
+  InMemoryBookStore store(100);
+  for (int32_t id : {1, 2, 3, 4}) ASSERT_TRUE(InsertQuietly(store, id).ok());
+  std::shared_ptr<const std::string> held = store.SerializedList();
+  const std::string before = *held;
+  ASSERT_TRUE(InsertQuietly(store, 5).ok());
+  ASSERT_TRUE(store.Delete(2).ok());
+  EXPECT_EQ(*held, before) << "the held snapshot did not change";
+  EXPECT_NE(*store.SerializedList(), before);
+
+  // Without readers the store changes its bytes in place; either way they
+  // match a BookList built from scratch, in insertion order.
+  held.reset();
+  ASSERT_TRUE(store.Delete(4).ok());
+  ASSERT_TRUE(InsertQuietly(store, 6).ok());
+  ASSERT_TRUE(store.Delete(1).ok());
+  books::BookList expected;
+  for (int32_t id : {3, 5, 6}) *expected.add_books() = MakeBook(id);
+  EXPECT_EQ(*store.SerializedList(), expected.SerializeAsString());
+  EXPECT_THAT(ListedIds(store), ElementsAre(3, 5, 6));
+}
+
+// The store writes List's bytes itself: they must be exactly protobuf's,
+// whatever the ids (negative ones are 10-byte varints, 0 is omitted) and
+// strings.
+TEST(InMemoryBookStoreTest, SerializedListIsProtobufsOwnEncoding) {
+  InMemoryBookStore store(100);
+  books::BookList expected;
+  int32_t ids[] = {0, -1, 1, 127, 128, std::numeric_limits<int32_t>::min(),
+                   std::numeric_limits<int32_t>::max()};
+  for (int32_t id : ids) {
+    books::Book book = MakeBook(id);
+    if (id == 127) book.clear_author();
+    if (id == 128) book.set_title(std::string(300, 'x') + "\xc3\xa4");
+    ASSERT_TRUE(store.Insert(book, [] {}).ok());
+    *expected.add_books() = book;
+  }
+  EXPECT_EQ(*store.SerializedList(), expected.SerializeAsString());
+  ASSERT_TRUE(store.Delete(-1).ok());
+  expected.mutable_books()->DeleteSubrange(1, 1);
+  EXPECT_EQ(*store.SerializedList(), expected.SerializeAsString());
 }
 
 // The contract the Watch hub relies on: commit hooks run one at a time, in

@@ -171,6 +171,33 @@ TEST(BooksServiceTest, FullStoreIsResourceExhausted) {
             grpc::StatusCode::RESOURCE_EXHAUSTED);
 }
 
+// ListSerialized (what the raw List method sends) is exactly List's answer,
+// and inserts stop at the byte bound with a message saying why.
+TEST(BooksServiceTest, ListSerializedIsListAndTheStoreStopsAtItsBound) {
+  BooksOptions options = Unseeded();
+  options.max_list_bytes = 4096;
+  BooksService service(options);
+  grpc::Status refused;
+  int32_t id = 0;
+  while ((refused = Insert(service, MakeBook(id, std::string(100, 't')))).ok()) ++id;
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(),
+              HasSubstr("The book store is full: List must fit in 4096 bytes"));
+  EXPECT_GT(id, 30);
+
+  grpc::ByteBuffer bytes;
+  ASSERT_TRUE(service.ListSerialized(grpc::ByteBuffer(), &bytes, CallContext()).ok());
+  grpc::Slice slice;
+  ASSERT_TRUE(bytes.DumpToSingleSlice(&slice).ok());
+  EXPECT_LE(slice.size(), 4096u);
+  books::BookList sent;
+  ASSERT_TRUE(sent.ParseFromArray(slice.begin(), static_cast<int>(slice.size())));
+  books::BookList listed;
+  ASSERT_TRUE(service.List(books::Empty(), &listed, CallContext()).ok());
+  EXPECT_EQ(sent.SerializeAsString(), listed.SerializeAsString());
+  EXPECT_EQ(sent.books_size(), id);
+}
+
 TEST(BooksServiceTest, UnknownFieldsAreNotStoredOrBroadcast) {
   BooksService service(Unseeded());
   auto stream = Watch(service);

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <string>
 
 #include <gtest/gtest.h>
 
@@ -67,6 +68,21 @@ TEST(StateStreamServiceTest, ACancelledStreamIsNotCounted) {
   ASSERT_TRUE(sink->OnHalfClose(&empty).ok());  // a broken stream looks like this
   sink->OnFinished(/*completed=*/false);
   EXPECT_EQ(service.totals().total(), 0u);
+}
+
+TEST(StateStreamServiceTest, InfoIsBounded) {
+  StateStreamService service;
+  auto sink = service.OpenStateStream(CallContext());
+  my_package::Data data;
+  data.set_info(std::string(kMaxStateInfoBytes, 'i'));
+  ASSERT_TRUE(sink->OnMessage(data).ok());
+  data.set_info(std::string(kMaxStateInfoBytes + 1, 'i'));
+  grpc::Status status = sink->OnMessage(data);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status.error_message(),
+            "info of message #2 is longer than 1024 bytes: \"" +
+                std::string(32, 'i') + "\"... (1025 bytes)");
+  EXPECT_EQ(service.totals().total(), 0u) << "a failed stream adds nothing";
 }
 
 }  // namespace

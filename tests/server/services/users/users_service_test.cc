@@ -57,6 +57,49 @@ TEST(UsersServiceTest, ValidationErrors) {
   EXPECT_EQ(taken.error_message(), "username \"mail\" is already taken");
 }
 
+// Every field a client sends is bounded, and an error quotes at most a short
+// escaped prefix of what was sent (never the password).
+TEST(UsersServiceTest, FieldBoundsAndShortQuotes) {
+  UsersService service = MakeService();
+  EXPECT_TRUE(Create(service, "pw-max", "", nullptr,
+                     std::string(kMaxPasswordBytes, 'p'))
+                  .ok());
+  grpc::Status long_password = Create(service, "pw-long", "", nullptr,
+                                      std::string(kMaxPasswordBytes + 1, 'p'));
+  EXPECT_EQ(long_password.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(long_password.error_message(), "password is longer than 1024 bytes");
+
+  grpc::Status long_name = Create(service, std::string(1 << 20, 'n'));
+  EXPECT_EQ(long_name.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(long_name.error_message(),
+            "username is longer than 128 bytes: \"" + std::string(32, 'n') +
+                "\"... (1048576 bytes)");
+
+  grpc::Status long_email =
+      Create(service, "mail2", std::string(1 << 20, 'e') + "@example.com");
+  EXPECT_EQ(long_email.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(long_email.error_message().size(), 100u) << long_email.error_message();
+  EXPECT_EQ(Create(service, "mail3", "a\nb@c.d").error_message(),
+            "malformed email address \"a\\nb@c.d\"");
+}
+
+// The check CreateUser's binding runs on the queue thread: fast, no hashing,
+// and the same verdicts as CreateUser.
+TEST(UsersServiceTest, CheckCreateUserRejectsWithoutHashing) {
+  UsersService service = MakeService();
+  users::CreateUserRequest request;
+  request.set_username("dora");
+  request.set_password(std::string(16 << 20, 'p'));
+  grpc::Status checked = service.CheckCreateUser(request, CallContext());
+  EXPECT_EQ(checked.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(service.store().size(), 0u);
+  request.set_password("fine");
+  EXPECT_TRUE(service.CheckCreateUser(request, CallContext()).ok());
+  ASSERT_TRUE(Create(service, "dora").ok());
+  EXPECT_EQ(service.CheckCreateUser(request, CallContext()).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+}
+
 TEST(UsersServiceTest, StoreIsBounded) {
   UsersService service = MakeService(/*max_users=*/2);
   EXPECT_TRUE(Create(service, "a").ok());
@@ -112,6 +155,14 @@ TEST(UsersServiceTest, GetUsersUnknownIdAndEmptyRequest) {
   auto missing = service.GetUsers(request, CallContext(), Waker());
   EXPECT_EQ(missing->Next(&out, &status), Step::kFinish);
   EXPECT_EQ(status.error_message(), "No user with id 7 was found");
+
+  users::GetUsersRequest long_name;
+  long_name.add_user()->set_username(std::string(100000, 'z'));
+  auto unknown = service.GetUsers(long_name, CallContext(), Waker());
+  EXPECT_EQ(unknown->Next(&out, &status), Step::kFinish);
+  EXPECT_EQ(status.error_message(), "No user with username \"" +
+                                        std::string(32, 'z') +
+                                        "\"... (100000 bytes) was found");
 }
 
 }  // namespace
