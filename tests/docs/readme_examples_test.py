@@ -1,6 +1,6 @@
 """Runs the README's example commands against a real cqmux-server, so that the
-README cannot drift from what the tools do; and checks that its "Server
-flags" block is the server's --help output.
+README cannot drift from what the tools do. (Its "Server flags" block is
+checked against --help by ServerBinaryTest.ReadmeShowsTheHelpVerbatim.)
 
 Every ```sh block of the sections "Calling it" and "Load testing and
 benchmarks" runs, line by line, in order, as a newcomer would paste it, with
@@ -102,15 +102,6 @@ class ReadmeExamples(unittest.TestCase):
                         ran += 1
                 self.assertEqual(background, [], "a block left a background command: add `wait`")
         print("README: %d example commands ran" % ran)
-
-    def test_server_flags_section_is_the_help_output(self):
-        """README's "Server flags" block is `cqmux-server --help`, verbatim."""
-        with open(os.path.join(REPO, "README.md")) as f:
-            readme = f.read()
-        helped = subprocess.run([os.environ["CQMUX_SERVER"], "--help"], capture_output=True,
-                                text=True, check=True).stdout
-        self.assertIn("```\n" + helped + "```\n", readme,
-                      "regenerate README's Server flags block from cqmux-server --help")
 
     def run_line(self, command, comment, cwd, env, server, background):
         shell = command.replace("localhost:50051", server.target)
