@@ -1,14 +1,17 @@
 // What a handler may know about the call it serves, without seeing the
-// completion-queue machinery: client metadata, the peer, cancellation.
+// completion-queue machinery: client metadata, the peer, cancellation; and
+// the one thing it may tell observers: events (e.g. "Data in", len=5).
 #ifndef CQMUX_SERVER_ENGINE_CALL_CONTEXT_H_
 #define CQMUX_SERVER_ENGINE_CALL_CONTEXT_H_
 
 #include <atomic>
+#include <initializer_list>
 #include <string>
 
 #include <grpcpp/server_context.h>
 
 #include "absl/strings/string_view.h"
+#include "server/engine/call_observer.h"
 
 namespace cqmux {
 
@@ -18,9 +21,11 @@ class CallContext {
   CallContext() = default;
   // `cancelled`, if given, is set (from the call's queue thread) once the
   // call was cancelled; handlers running off the queue thread read it.
+  // `events`, if given, receives AddEvent()s (an observer's sampled span).
   explicit CallContext(const grpc::ServerContext* context,
-                       const std::atomic<bool>* cancelled = nullptr)
-      : context_(context), cancelled_(cancelled) {}
+                       const std::atomic<bool>* cancelled = nullptr,
+                       CallEventSink* events = nullptr)
+      : context_(context), cancelled_(cancelled), events_(events) {}
 
   // The first value the client sent for `key` (lower case), or "".
   absl::string_view Metadata(absl::string_view key) const;
@@ -34,9 +39,23 @@ class CallContext {
   // DEADLINE_EXCEEDED does not find the change made anyway.
   bool Wanted() const;
 
+  // Records a named event with integer attributes on the call's trace, if
+  // it is being traced; otherwise costs a null check. Build attributes only
+  // here, in the call's argument list, so that an untraced call pays for
+  // nothing else either.
+  void AddEvent(absl::string_view name,
+                std::initializer_list<EventAttribute> attributes = {}) const {
+    if (events_ != nullptr) {
+      events_->AddEvent(name, absl::Span<const EventAttribute>(
+                                  attributes.begin(), attributes.size()));
+    }
+  }
+  bool traced() const { return events_ != nullptr; }
+
  private:
   const grpc::ServerContext* context_ = nullptr;
   const std::atomic<bool>* cancelled_ = nullptr;
+  CallEventSink* events_ = nullptr;
 };
 
 }  // namespace cqmux

@@ -12,6 +12,7 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/async_stream.h>
 
+#include "server/engine/call_observer.h"
 #include "server/engine/call_pool.h"
 #include "server/engine/event.h"
 #include "server/engine/handlers.h"
@@ -70,15 +71,17 @@ class ClientStreamCall final : public EventHandler {
         started_ = true;
         pool_->Started();
         pool_->PostRequest();
-        if (grpc::Status admitted = pool_->spec().policy.Admit(CallContext(&*context_));
+        observation_.Start(pool_->queue()->observer(), &pool_->info(), *context_);
+        if (grpc::Status admitted = pool_->spec().policy.Admit(Context());
             !admitted.ok()) {
           Finish(admitted);  // without reading a message; no sink was opened
           break;
         }
-        sink_ = pool_->spec().handler(CallContext(&*context_));
+        sink_ = pool_->spec().handler(Context());
         Read();
         break;
       case kRead:
+        if (ok) observation_.Received();
         if (!ok) {
           // The client half-closed, or the call broke: Finish then fails and
           // the done notification says cancelled; OnFinished tells the sink.
@@ -109,12 +112,17 @@ class ClientStreamCall final : public EventHandler {
     }
     if (in_flight_ == 0) {
       sink_.reset();  // e.g. Finish never started: the request failed
+      observation_.End();
       pool_->Release(this, std::exchange(started_, false));
     }
   }
 
  private:
   enum : uint8_t { kRequest, kRead, kFinish, kDone };
+
+  CallContext Context() {
+    return CallContext(&*context_, nullptr, observation_.events());
+  }
 
   void Read() {
     message_->Clear();
@@ -131,7 +139,9 @@ class ClientStreamCall final : public EventHandler {
 
   void Finish(const grpc::Status& status) {
     ++in_flight_;
+    observation_.Finishing(status);
     if (status.ok()) {
+      observation_.Sent();
       reader_->Finish(*response_, status, MakeTag(this, kFinish));
     } else {
       reader_->FinishWithError(status, MakeTag(this, kFinish));
@@ -144,6 +154,7 @@ class ClientStreamCall final : public EventHandler {
   std::optional<Resp> response_;
   std::optional<grpc::ServerAsyncReader<Resp, Req>> reader_;
   std::unique_ptr<ClientStreamSink<Req, Resp>> sink_;
+  CallObservation observation_;
   int in_flight_ = 0;
   bool started_ = false;
   bool done_ = false;

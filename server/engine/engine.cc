@@ -294,6 +294,20 @@ absl::Status Engine::Start() {
   }
   started_ = true;
 
+  std::vector<const MethodInfo*> method_infos;
+  for (auto& method : methods_) {
+    method->info().index = static_cast<int>(method_infos.size());
+    method_infos.push_back(&method->info());
+  }
+  if (!options_.observers.empty()) {
+    for (auto& queue : queues_) {
+      std::vector<std::unique_ptr<QueueObserver>> observers;
+      for (const auto& observer : options_.observers) {
+        observers.push_back(observer->ForQueue(queue->index(), method_infos));
+      }
+      queue->SetObserver(FanOut(std::move(observers)));
+    }
+  }
   const size_t max_idle = static_cast<size_t>(options_.requests_per_queue);
   for (auto& queue : queues_) {
     for (auto& method : methods_) {

@@ -34,6 +34,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "server/engine/blocking_pool.h"
+#include "server/engine/call_observer.h"
 #include "server/engine/call_pool.h"
 #include "server/engine/client_stream_call.h"
 #include "server/engine/handlers.h"
@@ -109,6 +110,10 @@ struct EngineOptions {
   bool permit_keepalive_without_calls = true;
   // Largest header block (metadata) of a request.
   int max_metadata_bytes = 8 << 10;
+
+  // Who sees every call (metrics, traces; call_observer.h), in order. Empty:
+  // calls are not observed, which costs a null check per call event.
+  std::vector<std::shared_ptr<CallObserver>> observers;
 };
 
 // A method's call template, instantiated on every queue at Start().

@@ -33,6 +33,9 @@ struct MethodInfo {
   // per-method one) already enforces this method's, so the hot path skips
   // measuring the request.
   bool check_request_size = false;
+  // Set by Start(): the method's position among the engine's bound methods
+  // (observers keep per-method state in arrays indexed by it).
+  int index = -1;
 
   // "books.BookService/List", as the descriptor and error messages name it.
   std::string path() const { return service + "/" + method; }

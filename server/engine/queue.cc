@@ -62,10 +62,12 @@ void Queue::RunBatched() {
   while (cq_->Next(&tag, &ok)) {
     coalesce::Batch batch;
     DispatchTag(tag, ok);
-    for (int n = 1; n < kMaxBatchEvents; ++n) {
+    int events = 1;
+    for (; events < kMaxBatchEvents; ++events) {
       if (cq_->AsyncNext(&tag, &ok, now) != grpc::CompletionQueue::GOT_EVENT) break;
       DispatchTag(tag, ok);
     }
+    if (observer_ != nullptr) observer_->OnBatch(events);
     // Flushed before this thread can block in Next() again.
     if (batch.Flush()) ArmFlushRetry();
     ShutdownIfIdle();

@@ -13,6 +13,7 @@
 #include <grpcpp/alarm.h>
 #include <grpcpp/completion_queue.h>
 
+#include "server/engine/call_observer.h"
 #include "server/engine/event.h"
 
 namespace cqmux {
@@ -36,6 +37,13 @@ class Queue final : public EventHandler {
   grpc::ServerCompletionQueue* cq() const { return cq_.get(); }
 
   void AddPool(std::unique_ptr<CallPoolBase> pool);
+
+  // The observers' half for this queue (call_observer.h); null: calls on it
+  // are not observed. Set before the queue's thread starts.
+  void SetObserver(std::unique_ptr<QueueObserver> observer) {
+    observer_ = std::move(observer);
+  }
+  QueueObserver* observer() const { return observer_.get(); }
 
   // Runs `post` (which requests a new call) unless the queue is closing. The
   // gate is per queue, so it never contends across queues; it exists because
@@ -136,6 +144,8 @@ class Queue final : public EventHandler {
   std::atomic<int64_t> posted_{0};
   grpc::Alarm flush_retry_;
   bool flush_retry_armed_ = false;  // queue thread only
+  // Outlives the pools, whose calls report to it until they end.
+  std::unique_ptr<QueueObserver> observer_;
   // Destroyed after the queue is drained, when no call is in flight.
   std::vector<std::unique_ptr<CallPoolBase>> pools_;
 };

@@ -14,6 +14,7 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/async_stream.h>
 
+#include "server/engine/call_observer.h"
 #include "server/engine/call_pool.h"
 #include "server/engine/event.h"
 #include "server/engine/handlers.h"
@@ -51,7 +52,7 @@ class ServerStreamCall final : public EventHandler {
     writer_.emplace(&*context_);
     context_->AsyncNotifyWhenDone(MakeTag(this, kDone));
     in_flight_ = 1;
-    writing_ = finishing_ = detached_ = headers_sent_ = false;
+    writing_ = finishing_ = detached_ = headers_sent_ = message_pending_ = false;
     grpc::ServerCompletionQueue* cq = pool_->queue()->cq();
     (spec.service->*spec.request)(&*context_, &*request_, &*writer_, cq, cq,
                                   MakeTag(this, kRequest));
@@ -76,19 +77,20 @@ class ServerStreamCall final : public EventHandler {
         started_ = true;
         pool_->Started();
         pool_->PostRequest();
+        observation_.Start(pool_->queue()->observer(), &pool_->info(), *context_);
+        observation_.Received();
         link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
         if (grpc::Status too_large = CheckRequestSize(pool_->info(), *request_);
             !too_large.ok()) {
           Finish(too_large);  // the handler never sees it
           break;
         }
-        if (grpc::Status admitted = pool_->spec().policy.Admit(CallContext(&*context_));
+        if (grpc::Status admitted = pool_->spec().policy.Admit(Context());
             !admitted.ok()) {
           Finish(admitted);  // no stream was opened
           break;
         }
-        stream_ = pool_->spec().handler(*request_, CallContext(&*context_),
-                                        Waker(link_));
+        stream_ = pool_->spec().handler(*request_, Context(), Waker(link_));
         Pump();
         break;
       case kWake:
@@ -99,7 +101,11 @@ class ServerStreamCall final : public EventHandler {
         break;
       case kWrite:
         writing_ = false;
-        if (!ok) stream_.reset();  // the stream is broken: stop producing
+        if (!ok) {
+          stream_.reset();  // the stream is broken: stop producing
+        } else if (std::exchange(message_pending_, false)) {
+          observation_.Sent();
+        }
         Pump();
         break;
       case kDone:
@@ -109,11 +115,18 @@ class ServerStreamCall final : public EventHandler {
       case kFinish:
         break;
     }
-    if (in_flight_ == 0) pool_->Release(this, std::exchange(started_, false));
+    if (in_flight_ == 0) {
+      observation_.End();
+      pool_->Release(this, std::exchange(started_, false));
+    }
   }
 
  private:
   enum : uint8_t { kRequest, kWrite, kFinish, kDone, kWake };
+
+  CallContext Context() {
+    return CallContext(&*context_, nullptr, observation_.events());
+  }
 
   void Pump() {
     if (writing_ || finishing_) return;
@@ -126,6 +139,7 @@ class ServerStreamCall final : public EventHandler {
     switch (stream_->Next(&*response_, &status)) {
       case Step::kWrite:
         writing_ = true;
+        message_pending_ = true;
         headers_sent_ = true;
         ++in_flight_;
         writer_->Write(*response_, MakeTag(this, kWrite));
@@ -148,6 +162,7 @@ class ServerStreamCall final : public EventHandler {
 
   void Finish(const grpc::Status& status) {
     finishing_ = true;
+    observation_.Finishing(status);
     stream_.reset();
     detached_ = true;
     if (link_->Detach()) ++in_flight_;  // wait for the pending alarm
@@ -162,12 +177,14 @@ class ServerStreamCall final : public EventHandler {
   std::optional<grpc::ServerAsyncWriter<Resp>> writer_;
   std::unique_ptr<ServerStream<Resp>> stream_;
   std::shared_ptr<WakeLink> link_;
+  CallObservation observation_;
   int in_flight_ = 0;
   bool started_ = false;
   bool writing_ = false;
   bool finishing_ = false;
   bool detached_ = false;
   bool headers_sent_ = false;
+  bool message_pending_ = false;  // the write in flight is a message
 };
 
 }  // namespace cqmux

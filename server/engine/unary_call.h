@@ -17,7 +17,9 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/async_unary_call.h>
 
+#include "absl/time/clock.h"
 #include "server/engine/blocking_pool.h"
+#include "server/engine/call_observer.h"
 #include "server/engine/call_pool.h"
 #include "server/engine/event.h"
 #include "server/engine/handlers.h"
@@ -91,16 +93,18 @@ class UnaryCall final : public EventHandler {
         started_ = true;
         pool_->Started();
         pool_->PostRequest();
+        observation_.Start(pool_->queue()->observer(), &pool_->info(), *context_);
+        observation_.Received();
         if (grpc::Status too_large = CheckRequestSize(pool_->info(), *request_);
             !too_large.ok()) {
           Finish(too_large);
-        } else if (grpc::Status admitted = spec.policy.Admit(CallContext(&*context_));
+        } else if (grpc::Status admitted = spec.policy.Admit(Context());
                    !admitted.ok()) {
           Finish(admitted);
         } else if (spec.pool != nullptr && (!spec.offload_if || spec.offload_if(*request_))) {
           RunOffQueue(spec.pool);
         } else {
-          Finish(spec.handler(*request_, &*response_, CallContext(&*context_)));
+          Finish(spec.handler(*request_, &*response_, Context()));
         }
         break;
       }
@@ -117,11 +121,18 @@ class UnaryCall final : public EventHandler {
       case kFinish:
         break;
     }
-    if (in_flight_ == 0) pool_->Release(this, std::exchange(started_, false));
+    if (in_flight_ == 0) {
+      observation_.End();
+      pool_->Release(this, std::exchange(started_, false));
+    }
   }
 
  private:
   enum : uint8_t { kRequest, kWake, kFinish, kDone };
+
+  CallContext Context(const std::atomic<bool>* cancelled = nullptr) {
+    return CallContext(&*context_, cancelled, observation_.events());
+  }
 
   // Hands the handler to `pool` and parks the call until the job wakes it.
   // The job runs the handler only if the call is still wanted when a thread
@@ -133,7 +144,7 @@ class UnaryCall final : public EventHandler {
     if (const UnaryCheck<Req>& check = pool_->spec().check; check) {
       // Cheap validation stays on the queue thread: a request that is bound
       // to fail never waits for (or occupies) a worker.
-      if (grpc::Status rejected = check(*request_, CallContext(&*context_));
+      if (grpc::Status rejected = check(*request_, Context());
           !rejected.ok()) {
         Finish(rejected);
         return;
@@ -141,7 +152,10 @@ class UnaryCall final : public EventHandler {
     }
     link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
     ++in_flight_;  // the job's wake
-    auto job = [this](bool run) {
+    // A traced call records how long it waited for a worker.
+    const int64_t queued_ns =
+        observation_.events() != nullptr ? absl::GetCurrentTimeNanos() : 0;
+    auto job = [this, queued_ns](bool run) {
       if (!run) {
         status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                "server shutting down: the request was not processed");
@@ -151,8 +165,12 @@ class UnaryCall final : public EventHandler {
         status_ = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
                                "deadline passed while the request waited for a worker");
       } else {
-        status_ = pool_->spec().handler(*request_, &*response_,
-                                        CallContext(&*context_, &cancelled_));
+        const CallContext context = Context(&cancelled_);
+        if (queued_ns != 0) {
+          context.AddEvent("worker started",
+                           {{"queued_us", (absl::GetCurrentTimeNanos() - queued_ns) / 1000}});
+        }
+        status_ = pool_->spec().handler(*request_, &*response_, context);
       }
       link_->Wake();
     };
@@ -167,7 +185,9 @@ class UnaryCall final : public EventHandler {
 
   void Finish(const grpc::Status& status) {
     ++in_flight_;
+    observation_.Finishing(status);
     if (status.ok()) {
+      observation_.Sent();
       responder_->Finish(*response_, status, MakeTag(this, kFinish));
     } else {
       responder_->FinishWithError(status, MakeTag(this, kFinish));
@@ -182,6 +202,7 @@ class UnaryCall final : public EventHandler {
   std::shared_ptr<WakeLink> link_;  // only while an off-queue job runs
   grpc::Status status_;             // written by the job, read after its wake
   std::atomic<bool> cancelled_{false};
+  CallObservation observation_;
   int in_flight_ = 0;
   bool started_ = false;
 };
