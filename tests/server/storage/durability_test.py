@@ -7,8 +7,9 @@
   every acknowledged book and user is there, every book present is exactly
   one that was sent (nothing half-written), and user ids continue above
   every id ever seen;
-- a graceful restart (SIGTERM, exit 0) keeps books and users, and a Watch
-  opened after the restart sees only books inserted after it;
+- a graceful restart (SIGTERM, exit 0) keeps books and users, also when it
+  arrives with many writes in flight, and a Watch opened after the restart
+  sees only books inserted after it;
 - disk full, for real: the data directory on a small tmpfs mounted by this
   test (it must run as root, and fails loudly otherwise): inserts and user
   creation fail with RESOURCE_EXHAUSTED, reads keep working, and once space
@@ -238,6 +239,30 @@ class CrashSafety(unittest.TestCase):
 
 
 class GracefulRestart(unittest.TestCase):
+    def test_sigterm_under_load_answers_every_queued_write(self):
+        """Writes in flight when SIGTERM arrives are committed and answered
+        (or answered with an error); every acknowledged one is there after
+        the restart, and the server exits 0."""
+        with tempfile.TemporaryDirectory(prefix="cqmux-term-") as tmp:
+            data = os.path.join(tmp, "data")
+            server = Server(data)
+            load = Load(server, first_id=1, prefix="term")
+            load.wait_acks(200)
+            server.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(server.proc.wait(TIMEOUT_S), 0, server.log())
+            load.stop()
+            server.pump.join(TIMEOUT_S)
+            server.proc.stdout.close()
+            server.close()
+            self.assertIn("writes in", server.log())
+            server = Server(data)
+            try:
+                listed = server.listed()
+                self.assertEqual([b for b in load.acked_books if b not in listed], [])
+                self.assertEqual(server.user_ids(sorted(load.acked_users)), load.acked_users)
+            finally:
+                self.assertEqual(server.stop(), 0, server.log())
+
     def test_data_survives_sigterm_and_a_new_watch_sees_only_new_books(self):
         with tempfile.TemporaryDirectory(prefix="cqmux-restart-") as tmp:
             data = os.path.join(tmp, "data")
