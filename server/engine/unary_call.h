@@ -235,7 +235,7 @@ class UnaryCall final : public EventHandler, private UnaryCompletion {
   std::optional<Req> request_;
   std::optional<Resp> response_;
   std::optional<grpc::ServerAsyncResponseWriter<Resp>> responder_;
-  std::shared_ptr<WakeLink> link_;  // only while an off-queue job runs
+  std::shared_ptr<WakeLink> link_;  // only while an off-queue job or async handler is pending
   grpc::Status status_;             // written by the job, read after its wake
   std::atomic<int> async_state_{kStarting};
   std::atomic<bool> cancelled_{false};
