@@ -196,7 +196,9 @@ class Load:
 
 class CrashSafety(unittest.TestCase):
     def test_sigkill_loses_nothing_acknowledged(self):
-        rng = random.Random(int(os.environ.get("CQMUX_CRASH_SEED", random.randrange(1 << 30))))
+        seed = int(os.environ.get("CQMUX_CRASH_SEED", random.randrange(1 << 30)))
+        print("crash safety: CQMUX_CRASH_SEED=%d reproduces the kill moments" % seed)
+        rng = random.Random(seed)
         with tempfile.TemporaryDirectory(prefix="cqmux-crash-") as tmp:
             data = os.path.join(tmp, "data")
             server = Server(data)
