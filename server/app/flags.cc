@@ -90,17 +90,37 @@ ABSL_FLAG(std::string, password_hash, "interactive",
           "passwords: interactive (~64 MiB and tens of ms per hash), moderate, "
           "sensitive, or min (weak; for tests only).");
 ABSL_FLAG(int64_t, max_users, 1000000,
-          "Users the in-memory store may hold; CreateUser beyond that fails "
-          "with RESOURCE_EXHAUSTED.");
+          "Users the store may hold; CreateUser beyond that fails with "
+          "RESOURCE_EXHAUSTED.");
 ABSL_FLAG(bool, seed_books, true,
           "Start with the tutorial's book 123, \"A Tale of Two Cities\" by "
-          "Charles Dickens. --seed-books=false starts empty.");
+          "Charles Dickens, when the store is new (a new --data-dir, or "
+          "--store=memory); a book deleted later stays deleted across "
+          "restarts. --seed-books=false starts empty.");
 ABSL_FLAG(int64_t, watch_backlog, 1024,
           "Books a Watch stream may fall behind the store before it is ended "
           "with RESOURCE_EXHAUSTED (other watchers are not affected).");
 ABSL_FLAG(int64_t, max_books, 1000000,
-          "Books the in-memory store may hold; Insert beyond that fails with "
+          "Books the store may hold; Insert beyond that fails with "
           "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(std::string, store, "sqlite",
+          "Where books and users live. sqlite: durable, in --data-dir (an "
+          "embedded SQLite database in WAL mode; a write is answered once it "
+          "is on disk, see --durability). memory: in RAM only, lost when the "
+          "process stops (benchmarks, tests).");
+ABSL_FLAG(std::string, data_dir, "/var/lib/cqmux",
+          "Directory of the sqlite store (created if missing; the database "
+          "is DIR/cqmux.db with its -wal file). One server per directory: a "
+          "second one fails at startup. A file from a newer cqmux, or a "
+          "corrupt or truncated one, is refused at startup (exit code 1).");
+ABSL_FLAG(std::string, durability, "fsync",
+          "When the sqlite store answers a write. fsync: after the write's "
+          "group commit was fsynced: it survives a process crash and a power "
+          "cut (writes arriving while a commit runs share the next one). os: "
+          "after it was handed to the operating system (synchronous=NORMAL, "
+          "fsync only at checkpoints): it survives a process crash, but a "
+          "power cut or kernel crash may lose the last writes (never corrupt "
+          "the file).");
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate chain (leaf first) for TLS on every --listen address; "
           "needs --tls-key. Empty: plaintext. The files are re-read when they "
@@ -316,8 +336,9 @@ ServerConfig ParseServerFlags(int argc, char** argv) {
                   "\nSignals: SIGINT or SIGTERM start a graceful shutdown (health "
                   "goes NOT_SERVING, new calls are still served for "
                   "--drain-delay, then in-flight calls get --shutdown-grace, "
-                  "slow requests still queued are dropped); the exit code is "
-                  "0.\n");
+                  "slow requests still queued are dropped, and every write "
+                  "already handed to the store is committed and answered "
+                  "before it closes); the exit code is 0.\n");
     std::exit(0);
   }
   absl::SetProgramUsageMessage(kUsage);
@@ -377,6 +398,26 @@ ServerConfig ParseServerFlags(int argc, char** argv) {
   const int64_t max_books = absl::GetFlag(FLAGS_max_books);
   if (max_books < 1) Fail("--max-books must be at least 1");
   config.max_books = static_cast<size_t>(max_books);
+  const std::string store = absl::GetFlag(FLAGS_store);
+  if (store == "sqlite") {
+    config.store = StoreKind::kSqlite;
+  } else if (store == "memory") {
+    config.store = StoreKind::kMemory;
+  } else {
+    Fail("--store must be sqlite or memory");
+  }
+  config.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (config.store == StoreKind::kSqlite && config.data_dir.empty()) {
+    Fail("--data-dir must not be empty");
+  }
+  const std::string durability = absl::GetFlag(FLAGS_durability);
+  if (durability == "fsync") {
+    config.durability = Durability::kFsync;
+  } else if (durability == "os") {
+    config.durability = Durability::kOs;
+  } else {
+    Fail("--durability must be fsync or os");
+  }
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
     Fail("--log-level must be debug, info, warning or error");
   }

@@ -9,6 +9,9 @@
 #include "health.grpc.pb.h"
 #include "outliers.grpc.pb.h"
 #include "request_streaming.grpc.pb.h"
+#include "server/common/log.h"
+#include "server/storage/sqlite/sqlite_book_store.h"
+#include "server/storage/sqlite/sqlite_user_store.h"
 #include "unary.grpc.pb.h"
 #include "users.grpc.pb.h"
 
@@ -33,16 +36,46 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
     if (!credentials.ok()) return credentials.status();
     config.engine.credentials = *std::move(credentials);
   }
-  return std::unique_ptr<ServerApp>(new ServerApp(std::move(config), *hasher));
+  // List has the default message limit, so the book store is bounded by it.
+  const size_t max_list_bytes = static_cast<size_t>(config.engine.max_message_bytes);
+  std::unique_ptr<SqliteDatabase> database;
+  std::unique_ptr<BookStore> books;
+  std::unique_ptr<UserStore> users;
+  if (config.store == StoreKind::kMemory) {
+    books = std::make_unique<InMemoryBookStore>(config.max_books, max_list_bytes);
+    users = std::make_unique<InMemoryUserStore>(config.max_users);
+  } else {
+    absl::StatusOr<std::unique_ptr<SqliteDatabase>> opened =
+        SqliteDatabase::Open(SqliteOptions{config.data_dir, config.durability});
+    if (!opened.ok()) return opened.status();
+    database = *std::move(opened);
+    absl::StatusOr<std::unique_ptr<SqliteBookStore>> book_store =
+        SqliteBookStore::Open(database.get(), config.max_books, max_list_bytes);
+    if (!book_store.ok()) return book_store.status();
+    absl::StatusOr<std::unique_ptr<SqliteUserStore>> user_store =
+        SqliteUserStore::Open(database.get(), config.max_users);
+    if (!user_store.ok()) return user_store.status();
+    books = *std::move(book_store);
+    users = *std::move(user_store);
+    Log(LogLevel::kInfo, "store: %s (%s, %s), %d books, %d users", database->path(),
+        database->created() ? "created" : "opened",
+        config.durability == Durability::kFsync ? "durability fsync" : "durability os",
+        books->size(), users->size());
+  }
+  return std::unique_ptr<ServerApp>(new ServerApp(std::move(config), *hasher,
+                                                  std::move(database), std::move(books),
+                                                  std::move(users)));
 }
 
-ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher)
+ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher,
+                     std::unique_ptr<SqliteDatabase> database, std::unique_ptr<BookStore> books,
+                     std::unique_ptr<UserStore> users)
     : config_(std::move(config)),
-      users_(hasher, config_.max_users),
-      // List has the default message limit, so the store is bounded by it.
-      books_(BooksOptions{config_.seed_books, config_.watch_backlog,
-                          config_.max_books,
-                          static_cast<size_t>(config_.engine.max_message_bytes)}),
+      database_(std::move(database)),
+      users_(hasher, std::move(users)),
+      books_(BooksOptions{config_.seed_books, config_.watch_backlog, config_.max_books,
+                          static_cast<size_t>(config_.engine.max_message_bytes)},
+             std::move(books)),
       engine_(config_.engine) {
   SetLogLevel(config_.log_level);
   RegisterServices();
@@ -66,8 +99,9 @@ void ServerApp::RegisterServices() {
 
   using UsersAsync = Users::AsyncService;
   engine_.AddService<Users>()
-      .BlockingUnary(&UsersAsync::RequestCreateUser, bind_front(&UsersService::CreateUser, &users_),
-                     bind_front(&UsersService::CheckCreateUser, &users_))  // before the pool
+      .BlockingAsyncUnary(&UsersAsync::RequestCreateUser,
+                          bind_front(&UsersService::CreateUser, &users_),
+                          bind_front(&UsersService::CheckCreateUser, &users_))  // before the pool
       .ServerStreaming(&UsersAsync::RequestGetUsers, bind_front(&UsersService::GetUsers, &users_));
 
   using Displacement = my_package::DisplacementService::AsyncService;
@@ -86,9 +120,9 @@ void ServerApp::RegisterServices() {
   using Books = books::BookService::WithRawMethod_List<books::BookService::AsyncService>;
   engine_.AddService<books::BookService, Books>()
       .Unary(&Books::RequestList, bind_front(&BooksService::ListSerialized, &books_))
-      .Unary(&Books::RequestInsert, bind_front(&BooksService::Insert, &books_), writes)
+      .AsyncUnary(&Books::RequestInsert, bind_front(&BooksService::Insert, &books_), writes)
       .Unary(&Books::RequestGet, bind_front(&BooksService::Get, &books_))
-      .Unary(&Books::RequestDelete, bind_front(&BooksService::Delete, &books_), writes)
+      .AsyncUnary(&Books::RequestDelete, bind_front(&BooksService::Delete, &books_), writes)
       .ServerStreaming(&Books::RequestWatch, bind_front(&BooksService::Watch, &books_));
   engine_.OnShutdown([this] { books_.Close(); });
 
@@ -114,6 +148,21 @@ absl::Status ServerApp::Start() {
   return absl::OkStatus();
 }
 
-void ServerApp::Shutdown() { engine_.Shutdown(); }
+void ServerApp::Shutdown() {
+  // Every call has ended when this returns, so every write a call queued
+  // was answered (its completion woke the call), and none can be queued any
+  // more.
+  engine_.Shutdown();
+  if (database_ != nullptr && !store_stopped_) {
+    store_stopped_ = true;
+    database_->Stop();
+    const uint64_t commits = database_->commits();
+    const uint64_t writes = database_->committed_writes();
+    Log(LogLevel::kInfo, "store: %d writes in %d commits (%.1f writes per commit)", writes,
+        commits, commits == 0 ? 0.0 : static_cast<double>(writes) / static_cast<double>(commits));
+  }
+}
+
+ServerApp::~ServerApp() { Shutdown(); }
 
 }  // namespace cqmux

@@ -14,6 +14,7 @@
 #include "server/services/health/health_service.h"
 #include "server/services/outliers/outliers_service.h"
 #include "server/services/users/users_service.h"
+#include "server/storage/sqlite/sqlite_database.h"
 
 namespace cqmux {
 
@@ -25,8 +26,14 @@ class ServerApp {
 
   // Binds the ports and starts serving; every service reports SERVING.
   absl::Status Start();
-  // Graceful shutdown (see Engine::Shutdown); health reports NOT_SERVING first.
+  // Graceful shutdown (see Engine::Shutdown); health reports NOT_SERVING
+  // first. Once the engine has drained (no call can write any more), the
+  // store's writer commits what is queued and stops.
   void Shutdown();
+  ~ServerApp();
+
+  // The durable database (null with the memory store).
+  SqliteDatabase* database() { return database_.get(); }
 
   Engine& engine() { return engine_; }
   const ServerConfig& config() const { return config_; }
@@ -36,10 +43,15 @@ class ServerApp {
   HealthService& health() { return health_; }
 
  private:
-  ServerApp(ServerConfig config, PasswordHasher hasher);
+  ServerApp(ServerConfig config, PasswordHasher hasher,
+            std::unique_ptr<SqliteDatabase> database, std::unique_ptr<BookStore> books,
+            std::unique_ptr<UserStore> users);
   void RegisterServices();
 
   const ServerConfig config_;
+  // Before the services: its writer is stopped (in the destructor at the
+  // latest) before the stores the services own are destroyed.
+  std::unique_ptr<SqliteDatabase> database_;
   HealthService health_;
   FetchService fetch_;
   UsersService users_;
@@ -47,6 +59,7 @@ class ServerApp {
   StateStreamService state_stream_;
   BooksService books_;
   OutliersService outliers_;
+  bool store_stopped_ = false;
   Engine engine_;  // last: destroyed first, while the services still exist
 };
 

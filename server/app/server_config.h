@@ -11,8 +11,11 @@
 #include "server/engine/engine.h"
 #include "server/security/bearer_tokens.h"
 #include "server/security/tls.h"
+#include "server/storage/sqlite/sqlite_database.h"
 
 namespace cqmux {
+
+enum class StoreKind { kSqlite, kMemory };
 
 struct ServerConfig {
   // engine.credentials is made from `tls` by ServerApp::Create unless set.
@@ -29,6 +32,12 @@ struct ServerConfig {
   bool seed_books = true;
   size_t watch_backlog = 1024;
   size_t max_books = 1000000;
+  // Where books and users live. The command line defaults to sqlite under
+  // /var/lib/cqmux (flags.cc); a config built in code (the in-process tests)
+  // defaults to memory, so that no test writes to a shared directory.
+  StoreKind store = StoreKind::kMemory;
+  std::string data_dir;
+  Durability durability = Durability::kFsync;
   // Detect requests larger than this (serialized bytes) are served on the
   // compute pool instead of a queue thread.
   size_t detect_offload_bytes = 256 << 10;

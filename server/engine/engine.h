@@ -163,6 +163,26 @@ class ServiceBinding {
                         std::type_identity_t<UnaryHandler<Req, Resp>> handler,
                         MethodPolicy policy = {});
 
+  // For handlers that answer later, from any thread (e.g. a write completed
+  // by the store's writer once its group commit is durable): the handler
+  // starts the work on the queue thread and returns; its UnaryDone finishes
+  // the call on its own queue. No thread waits in between.
+  template <class Base, class Req, class Resp>
+  ServiceBinding& AsyncUnary(UnaryRequestFn<Base, Req, Resp> request,
+                             std::type_identity_t<AsyncUnaryHandler<Req, Resp>> handler,
+                             MethodPolicy policy = {});
+
+  // BlockingUnary whose handler, once its slow part ran on the blocking
+  // pool, hands the rest to another asynchronous step (e.g. a password hash,
+  // then its insert waiting for the group commit) and returns: the pool
+  // thread never waits for that step.
+  template <class Base, class Req, class Resp>
+  ServiceBinding& BlockingAsyncUnary(
+      UnaryRequestFn<Base, Req, Resp> request,
+      std::type_identity_t<AsyncUnaryHandler<Req, Resp>> handler,
+      std::type_identity_t<UnaryCheck<Req>> check = nullptr,
+      MethodPolicy policy = {});
+
   // For handlers that are slow on purpose (e.g. password hashing): they run
   // on the engine's blocking pool, never on a queue thread. `check`, if
   // given, runs on the queue thread first, so that a request that fails
@@ -345,6 +365,27 @@ ServiceBinding<Service>& ServiceBinding<Service>::Unary(
     std::type_identity_t<UnaryHandler<Req, Resp>> handler, MethodPolicy policy) {
   return Add<UnaryCall<Base, Req, Resp>, Base, Req, Resp>(
       MethodKind::kUnary, {service_, request, std::move(handler), nullptr, std::move(policy)});
+}
+
+template <class Service>
+template <class Base, class Req, class Resp>
+ServiceBinding<Service>& ServiceBinding<Service>::AsyncUnary(
+    UnaryRequestFn<Base, Req, Resp> request,
+    std::type_identity_t<AsyncUnaryHandler<Req, Resp>> handler, MethodPolicy policy) {
+  return Add<UnaryCall<Base, Req, Resp>, Base, Req, Resp>(
+      MethodKind::kUnary, {service_, request, nullptr, nullptr, std::move(policy), nullptr,
+                           nullptr, std::move(handler)});
+}
+
+template <class Service>
+template <class Base, class Req, class Resp>
+ServiceBinding<Service>& ServiceBinding<Service>::BlockingAsyncUnary(
+    UnaryRequestFn<Base, Req, Resp> request,
+    std::type_identity_t<AsyncUnaryHandler<Req, Resp>> handler,
+    std::type_identity_t<UnaryCheck<Req>> check, MethodPolicy policy) {
+  return Add<UnaryCall<Base, Req, Resp>, Base, Req, Resp>(
+      MethodKind::kUnary, {service_, request, nullptr, engine_->blocking_pool(),
+                           std::move(policy), nullptr, std::move(check), std::move(handler)});
 }
 
 template <class Service>

@@ -20,6 +20,53 @@ template <class Req, class Resp>
 using UnaryHandler =
     std::function<grpc::Status(const Req&, Resp*, const CallContext&)>;
 
+// How an asynchronous unary handler completes its call: exactly once, from
+// any thread, with the call's status, after the response is filled (it is
+// sent as it is then). The handler may return long before that: while the
+// answer is pending (e.g. a write waiting for its group commit) no thread is
+// held, and the call stays alive on its queue until the completion arrives,
+// so its queue cannot shut down under it. Calling it again, or never, is a
+// bug: the call would never end and shutdown would wait for it forever.
+class UnaryCompletion {
+ public:
+  virtual void Complete(grpc::Status status) = 0;
+
+ protected:
+  ~UnaryCompletion() = default;
+};
+
+class UnaryDone {
+ public:
+  UnaryDone() = default;
+  explicit UnaryDone(UnaryCompletion* target) : target_(target) {}
+  void operator()(grpc::Status status) const { target_->Complete(std::move(status)); }
+
+  // For tests and adapters: a completion that runs `f` (on the completing
+  // thread) and frees itself.
+  static UnaryDone FromFunction(std::function<void(grpc::Status)> f) {
+    struct Once final : UnaryCompletion {
+      explicit Once(std::function<void(grpc::Status)> f) : f_(std::move(f)) {}
+      void Complete(grpc::Status status) override {
+        std::function<void(grpc::Status)> f = std::move(f_);
+        delete this;
+        f(std::move(status));
+      }
+      std::function<void(grpc::Status)> f_;
+    };
+    return UnaryDone(new Once(std::move(f)));
+  }
+
+ private:
+  UnaryCompletion* target_ = nullptr;
+};
+
+// Asynchronous unary: start the work and return; `done` completes the call
+// later (or right away, from within the handler: the engine then finishes
+// the call without a wake-up round trip).
+template <class Req, class Resp>
+using AsyncUnaryHandler =
+    std::function<void(const Req&, Resp*, const CallContext&, UnaryDone)>;
+
 // A quick check of a unary request, run on the queue thread before a slow
 // (blocking) handler is queued: OK lets the handler run, anything else is the
 // call's status.

@@ -2,7 +2,9 @@
 // policy -> handler -> Finish, then back to its pool. A method bound with a pool (slow or heavy handlers) runs its
 // handler there instead of on the queue thread, and the call is woken back
 // onto its queue to finish; this is the engine's one way of doing work off the
-// queue threads.
+// queue threads. A method bound with an asynchronous handler (AsyncUnary)
+// parks the same way until the handler's UnaryDone wakes it, without a pool
+// thread waiting in between.
 #ifndef CQMUX_SERVER_ENGINE_UNARY_CALL_H_
 #define CQMUX_SERVER_ENGINE_UNARY_CALL_H_
 
@@ -50,10 +52,13 @@ struct UnarySpec {
   // With a pool, may be empty: runs on the queue thread first; a non-OK
   // status ends the call without queueing it for the pool.
   UnaryCheck<Req> check = nullptr;
+  // Set instead of `handler`: completes through a UnaryDone (with a pool:
+  // started on a pool thread, which it leaves before completing).
+  AsyncUnaryHandler<Req, Resp> async_handler = nullptr;
 };
 
 template <class Base, class Req, class Resp>
-class UnaryCall final : public EventHandler {
+class UnaryCall final : public EventHandler, private UnaryCompletion {
  public:
   using Spec = UnarySpec<Base, Req, Resp>;
 
@@ -103,6 +108,8 @@ class UnaryCall final : public EventHandler {
           Finish(admitted);
         } else if (spec.pool != nullptr && (!spec.offload_if || spec.offload_if(*request_))) {
           RunOffQueue(spec.pool);
+        } else if (spec.async_handler) {
+          RunAsync();
         } else {
           Finish(spec.handler(*request_, &*response_, Context()));
         }
@@ -129,6 +136,45 @@ class UnaryCall final : public EventHandler {
 
  private:
   enum : uint8_t { kRequest, kWake, kFinish, kDone };
+  // Who finishes an asynchronous call: the handler's starter, if the
+  // completion came before the starter returned, else the completion's wake.
+  enum : int { kStarting, kCompletedEarly, kStarted, kCompleted };
+
+  // UnaryDone's target: any thread, once.
+  void Complete(grpc::Status status) override {
+    status_ = std::move(status);
+    int expected = kStarting;
+    if (async_state_.compare_exchange_strong(expected, kCompletedEarly,
+                                             std::memory_order_acq_rel)) {
+      return;  // the starter is still in the handler and will finish
+    }
+    async_state_.store(kCompleted, std::memory_order_release);
+    link_->Wake();
+  }
+
+  // Runs the asynchronous handler on the queue thread. The call stays alive
+  // (its wake counted in flight) until the completion comes.
+  void RunAsync() {
+    link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
+    ++in_flight_;  // the completion's wake
+    async_state_.store(kStarting, std::memory_order_relaxed);
+    pool_->spec().async_handler(*request_, &*response_, Context(), UnaryDone(this));
+    if (!StartedAsync()) {
+      // Completed from within the handler: no wake was set.
+      --in_flight_;
+      link_->Detach();
+      link_.reset();
+      Finish(status_);
+    }
+  }
+
+  // After the handler returned: false if it completed already (no wake
+  // will come), true if the completion will wake the call.
+  bool StartedAsync() {
+    int expected = kStarting;
+    return async_state_.compare_exchange_strong(expected, kStarted,
+                                                std::memory_order_acq_rel);
+  }
 
   CallContext Context(const std::atomic<bool>* cancelled = nullptr) {
     return CallContext(&*context_, cancelled, observation_.events());
@@ -170,7 +216,17 @@ class UnaryCall final : public EventHandler {
           context.AddEvent("worker started",
                            {{"queued_us", (absl::GetCurrentTimeNanos() - queued_ns) / 1000}});
         }
-        status_ = pool_->spec().handler(*request_, &*response_, context);
+        if (pool_->spec().async_handler) {
+          // The handler leaves this thread before its answer is ready (e.g.
+          // a hash computed here, then a write waiting for its group
+          // commit): the completion wakes the call, unless it came before
+          // the handler returned.
+          async_state_.store(kStarting, std::memory_order_relaxed);
+          pool_->spec().async_handler(*request_, &*response_, context, UnaryDone(this));
+          if (StartedAsync()) return;
+        } else {
+          status_ = pool_->spec().handler(*request_, &*response_, context);
+        }
       }
       link_->Wake();
     };
@@ -199,8 +255,9 @@ class UnaryCall final : public EventHandler {
   std::optional<Req> request_;
   std::optional<Resp> response_;
   std::optional<grpc::ServerAsyncResponseWriter<Resp>> responder_;
-  std::shared_ptr<WakeLink> link_;  // only while an off-queue job runs
+  std::shared_ptr<WakeLink> link_;  // only while an off-queue job or async handler is pending
   grpc::Status status_;             // written by the job, read after its wake
+  std::atomic<int> async_state_{kStarting};
   std::atomic<bool> cancelled_{false};
   CallObservation observation_;
   int in_flight_ = 0;

@@ -46,7 +46,7 @@ cleanup() {
   local c
   for c in "$loader" "$name"; do
     if podman container exists "$c" 2>/dev/null; then
-      podman rm -f -t 0 "$c" >/dev/null 2>&1 || true
+      podman rm -v -f -t 0 "$c" >/dev/null 2>&1 || true
     fi
   done
   local p
@@ -216,7 +216,7 @@ fi
 if ((failures)); then
   log "server log:"; podman logs "$name" 2>&1 | tail -n 30 | sed 's/^/  | /' || true
 fi
-podman rm "$name" >/dev/null 2>>"$work/podman.log"
+podman rm -v "$name" >/dev/null 2>>"$work/podman.log"
 if ((failures)); then
   log "$failures check(s) failed"
   exit 1

@@ -5,7 +5,9 @@ client/python/CMakeLists.txt), which has grpcio and grpcio-health-checking.
 The binary comes from the environment that ctest sets (see
 tests/interop/CMakeLists.txt):
   CQMUX_SERVER       path of cqmux-server
-Readiness is observed through grpc.health.v1 (channel connectivity, then a
+Servers keep their books and users in memory (--store=memory) unless the
+test passes --store or --data-dir itself: no test writes to the default data
+directory. Readiness is observed through grpc.health.v1 (channel connectivity, then a
 Check that waits for readiness), never by sleeping a fixed time.
 """
 import os
@@ -35,6 +37,8 @@ class Server:
     def __init__(self, extra_args=(), credentials=None):
         self.binary = os.environ["CQMUX_SERVER"]
         self.extra_args = list(extra_args)
+        if not any(a.startswith(("--store", "--data-dir", "--data_dir")) for a in self.extra_args):
+            self.extra_args.insert(0, "--store=memory")
         self.credentials = credentials
         self.proc = None
         self.port = None

@@ -97,7 +97,33 @@ std::string* InMemoryBookStore::MutableList(size_t reserve) {
   return list_.get();
 }
 
-absl::Status InMemoryBookStore::Insert(const books::Book& book,
+size_t InMemoryBookStore::ListEntryBytes(const books::Book& book) {
+  return EntryBytes(BookBytes(book.id(), book.title(), book.author()));
+}
+
+void InMemoryBookStore::Insert(books::Book book, WriteDone done) {
+  std::shared_ptr<const books::Book> published;
+  if (feed_.inserted) published = std::make_shared<const books::Book>(std::move(book));
+  const books::Book& b = published ? *published : book;
+  absl::Status status = InsertNow(b, [&] {
+    if (feed_.inserted) feed_.inserted(published);
+  });
+  if (status.ok() && feed_.flush) feed_.flush();
+  done(std::move(status));
+}
+
+void InMemoryBookStore::Delete(int32_t id, WriteDone done) { done(DeleteNow(id)); }
+
+absl::Status InMemoryBookStore::InsertNow(const books::Book& book,
+                                          absl::FunctionRef<void()> on_commit) {
+  return Append(book, /*check_limits=*/true, on_commit);
+}
+
+void InMemoryBookStore::Restore(const books::Book& book) {
+  Append(book, /*check_limits=*/false, [] {}).IgnoreError();
+}
+
+absl::Status InMemoryBookStore::Append(const books::Book& book, bool check_limits,
                                        absl::FunctionRef<void()> on_commit) {
   const size_t book_bytes = BookBytes(book.id(), book.title(), book.author());
   const size_t entry_bytes = EntryBytes(book_bytes);
@@ -107,11 +133,13 @@ absl::Status InMemoryBookStore::Insert(const books::Book& book,
     return absl::AlreadyExistsError(
         absl::StrCat("A book with id ", book.id(), " already exists"));
   }
-  if (by_seq_.size() >= max_books_) {
+  if (!check_limits) {
+    // Restored from disk: stored, so kept whatever the limits say now.
+  } else if (by_seq_.size() >= max_books_) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "The book store is full (", max_books_, " books); delete some first"));
   }
-  if (list_->size() + entry_bytes > max_list_bytes_) {
+  if (check_limits && list_->size() + entry_bytes > max_list_bytes_) {
     return absl::ResourceExhaustedError(absl::StrCat(
         "The book store is full: List must fit in ", max_list_bytes_,
         " bytes (the method's message limit) and ", list_->size(),
@@ -125,8 +153,9 @@ absl::Status InMemoryBookStore::Insert(const books::Book& book,
   // A copy gets room for more than this insert, so that later appends in
   // place stay amortized O(book) while no List holds the snapshot.
   AppendEntry(book.id(), book.title(), book.author(), book_bytes,
-              MutableList(std::min(2 * (list_->size() + entry_bytes),
-                                   max_list_bytes_)));
+              MutableList(std::max(list_->size() + entry_bytes,
+                                   std::min(2 * (list_->size() + entry_bytes),
+                                            max_list_bytes_))));
   // Still under the writer lock: the hook's order is the insertion order.
   on_commit();
   return absl::OkStatus();
@@ -143,7 +172,7 @@ absl::Status InMemoryBookStore::Get(int32_t id, books::Book* out) const {
   return absl::OkStatus();
 }
 
-absl::Status InMemoryBookStore::Delete(int32_t id) {
+absl::Status InMemoryBookStore::DeleteNow(int32_t id) {
   absl::MutexLock lock(&mu_);
   auto seq = seq_by_id_.find(id);
   if (seq == seq_by_id_.end()) return BookNotFound(id);

@@ -1,6 +1,7 @@
-// Where books live: a small storage interface (so a durable embedded backend
-// and a shared multi-replica one can replace it later) and its in-memory
-// implementation. Validation of titles and authors is the service's job; a
+// Where books live: a small storage interface (backends: this in-memory one,
+// the reference; the durable SQLite one in server/storage/sqlite; a shared
+// multi-replica one can follow without touching the service) and its
+// in-memory implementation. Validation of titles and authors is the service's job; a
 // store enforces only what it alone can decide atomically: unique ids,
 // capacity (in books, and in bytes of List's answer, so that List always fits
 // its message limit), and one insertion order.
@@ -9,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -23,30 +25,55 @@
 
 namespace cqmux {
 
+// Completion of a write: called exactly once, from any thread (a durable
+// backend calls it from its writer thread once the write is on disk, or with
+// the error that kept it off), possibly before Insert/Delete returned.
+using WriteDone = std::function<void(absl::Status)>;
+
 // Every implementation is safe for concurrent use from any thread.
 //
-// The insertion-order contract: inserts are totally ordered; List() returns
-// the books present in that order, and Insert's `on_commit` hooks run in that
-// same order, one at a time. A caller that publishes from the hook (the Watch
-// hub does) therefore publishes exactly in List() order. A hook must be short
-// and must not call back into the store.
+// Writes are asynchronous: a backend decides their order (its commit order)
+// and reports it. Reads are synchronous and never wait behind writes; a
+// write is visible to reads before its WriteDone runs (read-your-writes).
+//
+// The commit-order contract: inserts are totally ordered; List() returns the
+// books present in that order, and the commit feed sees every committed
+// insert exactly once, in that order, only once it is durable. A shared
+// backend (several replicas on one database) feeds inserts from every
+// replica, so Watch works across them; the service never orders anything.
 class BookStore {
  public:
+  struct CommitFeed {
+    // One committed insert. Runs where the backend orders its commits
+    // (under a lock, or on its writer thread): must be short and must not
+    // call back into the store.
+    std::function<void(std::shared_ptr<const books::Book>)> inserted;
+    // After one or more `inserted` (e.g. a whole group commit), outside the
+    // store's locks: the place to wake watchers once per batch.
+    std::function<void()> flush;
+  };
+
   virtual ~BookStore() = default;
 
+  // Set once, before the first write.
+  virtual void SetCommitFeed(CommitFeed feed) = 0;
   // ALREADY_EXISTS if the id is taken, RESOURCE_EXHAUSTED when full (in
-  // books, or because List's answer would outgrow its byte bound).
-  // `on_commit` runs only on success.
-  virtual absl::Status Insert(const books::Book& book,
-                              absl::FunctionRef<void()> on_commit) = 0;
+  // books, or because List's answer would outgrow its byte bound) or the
+  // disk is, UNAVAILABLE when the write could not be made durable.
+  virtual void Insert(books::Book book, WriteDone done) = 0;
+  // NOT_FOUND if absent; disk errors as Insert.
+  virtual void Delete(int32_t id, WriteDone done) = 0;
   // NOT_FOUND if absent.
   virtual absl::Status Get(int32_t id, books::Book* out) const = 0;
-  virtual absl::Status Delete(int32_t id) = 0;
   // Every book, in insertion order, as a serialized books.BookList: an
   // immutable snapshot the caller may keep (and send) as long as it likes,
   // without holding up writers.
   virtual std::shared_ptr<const std::string> SerializedList() const = 0;
   virtual size_t size() const = 0;
+  // True if the store was created empty by this process (memory; a new data
+  // directory): the service seeds the tutorial's book only then, so a book
+  // deleted by a user does not come back after a restart.
+  virtual bool created() const = 0;
 
   // Appends every book, in insertion order, to out->books (parses
   // SerializedList()).
@@ -74,14 +101,29 @@ class InMemoryBookStore final : public BookStore {
       size_t max_list_bytes = std::numeric_limits<size_t>::max())
       : max_books_(max_books), max_list_bytes_(max_list_bytes) {}
 
-  absl::Status Insert(const books::Book& book,
-                      absl::FunctionRef<void()> on_commit) override;
+  // BookStore: writes complete at once, on the caller's thread; the feed's
+  // `inserted` runs under the writer lock, so its order is List() order.
+  void SetCommitFeed(CommitFeed feed) override { feed_ = std::move(feed); }
+  void Insert(books::Book book, WriteDone done) override;
+  void Delete(int32_t id, WriteDone done) override;
   absl::Status Get(int32_t id, books::Book* out) const override;
-  absl::Status Delete(int32_t id) override;
   std::shared_ptr<const std::string> SerializedList() const override;
   size_t size() const override;
+  bool created() const override { return true; }
+
+  // The synchronous core, also used by durable backends as their read
+  // cache (applied in their commit order). `on_commit` runs only on
+  // success, under the writer lock.
+  absl::Status InsertNow(const books::Book& book,
+                         absl::FunctionRef<void()> on_commit);
+  absl::Status DeleteNow(int32_t id);
+  // Loads a book read back from disk: no capacity check (a smaller
+  // --max-books must not lose stored books), no feed.
+  void Restore(const books::Book& book);
   // Bytes of List's answer right now.
   size_t list_bytes() const;
+  // What one book adds to List's answer (its entry in the BookList).
+  static size_t ListEntryBytes(const books::Book& book);
 
  private:
   // Plain strings: cheaper to move inside the btree than a message.
@@ -96,8 +138,12 @@ class InMemoryBookStore final : public BookStore {
   // still holds it.
   std::string* MutableList(size_t reserve) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  absl::Status Append(const books::Book& book, bool check_limits,
+                      absl::FunctionRef<void()> on_commit);
+
   const size_t max_books_;
   const size_t max_list_bytes_;
+  CommitFeed feed_;  // set before the first write
   mutable absl::Mutex mu_;
   uint64_t next_seq_ ABSL_GUARDED_BY(mu_) = 0;
   // Insertion sequence -> book: iteration order is insertion order, and new

@@ -34,6 +34,10 @@ struct BooksOptions {
 
 class BooksService {
  public:
+  // Over `store` (the app picks the backend from --store). The tutorial's
+  // book is seeded only into a store created by this process.
+  BooksService(BooksOptions options, std::unique_ptr<BookStore> store);
+  // Over an in-memory store bounded by options.max_books/max_list_bytes.
   explicit BooksService(BooksOptions options);
   ~BooksService();
 
@@ -44,12 +48,14 @@ class BooksService {
   grpc::Status ListSerialized(const grpc::ByteBuffer& request,
                               grpc::ByteBuffer* response,
                               const CallContext& call);
-  grpc::Status Insert(const books::Book& request, books::Empty* response,
-                      const CallContext& call);
+  // Asynchronous (bind with AsyncUnary): answered once the store has made
+  // the insert durable (or failed it).
+  void Insert(const books::Book& request, books::Empty* response,
+              const CallContext& call, UnaryDone done);
   grpc::Status Get(const books::BookIdRequest& request, books::Book* response,
                    const CallContext& call);
-  grpc::Status Delete(const books::BookIdRequest& request,
-                      books::Empty* response, const CallContext& call);
+  void Delete(const books::BookIdRequest& request, books::Empty* response,
+              const CallContext& call, UnaryDone done);
   std::unique_ptr<ServerStream<books::Book>> Watch(const books::Empty& request,
                                                    const CallContext& call,
                                                    Waker waker);
@@ -60,12 +66,15 @@ class BooksService {
 
   // Open watch streams (for tests and metrics).
   size_t watcher_count() const;
+  const BookStore& store() const { return *store_; }
 
  private:
-  // Inserts are published to the hub from the store's commit hook, so every
-  // watcher sees List() order; see book_store.h and watch_hub.h.
-  std::unique_ptr<BookStore> store_;
+  // Inserts are published to the hub from the store's commit feed, so every
+  // watcher sees commit (List()) order, durable ones only; see book_store.h
+  // and watch_hub.h. The hub outlives the store's last feed call: the app
+  // stops a durable store's writer before services are destroyed.
   WatchHub<books::Book> hub_;
+  std::unique_ptr<BookStore> store_;
 };
 
 }  // namespace cqmux

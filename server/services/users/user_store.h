@@ -1,14 +1,16 @@
-// The users known to the server: unique usernames, ids assigned from 1 in
-// creation order, password kept only as a salted hash. Safe for concurrent
-// use from every queue thread; lookups share a reader lock.
+// The users known to the server: unique usernames, ids assigned by the store
+// (increasing, never reused), password kept only as a salted hash. The
+// interface (backends: the in-memory one here, the reference; the durable
+// SQLite one in server/storage/sqlite; a shared one can follow without
+// touching the service) and its in-memory implementation.
 #ifndef CQMUX_SERVER_SERVICES_USERS_USER_STORE_H_
 #define CQMUX_SERVER_SERVICES_USERS_USER_STORE_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -25,22 +27,52 @@ struct UserRecord {
   std::string password_hash;
 };
 
+// Safe for concurrent use from any thread. Reads are synchronous and never
+// wait behind writes; Add is asynchronous.
 class UserStore {
  public:
-  explicit UserStore(size_t max_users) : max_users_(max_users) {}
+  // The new user's id, or why there is none. Called exactly once, from any
+  // thread (a durable backend: its writer thread, once the user is on disk),
+  // possibly before Add returned.
+  using AddDone = std::function<void(absl::StatusOr<uint32_t>)>;
 
-  // ALREADY_EXISTS if the username is taken, RESOURCE_EXHAUSTED when full.
-  absl::StatusOr<uint32_t> Add(std::string username, std::string email,
-                               std::string password_hash);
-  bool Contains(absl::string_view username) const;
-  std::optional<UserRecord> FindByName(absl::string_view username) const;
-  std::optional<UserRecord> FindById(uint32_t user_id) const;
-  size_t size() const;
+  virtual ~UserStore() = default;
+
+  // The store assigns user_id (record.user_id is ignored): ids increase in
+  // commit order and are never reused, across restarts and crashes too.
+  // ALREADY_EXISTS if the username is taken, RESOURCE_EXHAUSTED when full
+  // (or the disk is), UNAVAILABLE when the write could not be made durable.
+  // A user is visible to the lookups before `done` runs.
+  virtual void Add(UserRecord record, AddDone done) = 0;
+  virtual bool Contains(absl::string_view username) const = 0;
+  virtual std::optional<UserRecord> FindByName(absl::string_view username) const = 0;
+  virtual std::optional<UserRecord> FindById(uint32_t user_id) const = 0;
+  virtual size_t size() const = 0;
+};
+
+// Users in RAM; lookups share a reader lock. Also the read cache of durable
+// backends, which apply their commits to it with Restore().
+class InMemoryUserStore final : public UserStore {
+ public:
+  explicit InMemoryUserStore(size_t max_users) : max_users_(max_users) {}
+
+  // Completes at once, on the caller's thread.
+  void Add(UserRecord record, AddDone done) override { done(AddNow(std::move(record))); }
+  bool Contains(absl::string_view username) const override;
+  std::optional<UserRecord> FindByName(absl::string_view username) const override;
+  std::optional<UserRecord> FindById(uint32_t user_id) const override;
+  size_t size() const override;
+
+  absl::StatusOr<uint32_t> AddNow(UserRecord record);
+  // A user whose id was assigned elsewhere (read from disk, or just
+  // committed): no capacity check; later AddNow ids continue after it.
+  void Restore(UserRecord record);
 
  private:
   const size_t max_users_;
   mutable absl::Mutex mu_;
-  std::vector<UserRecord> by_id_ ABSL_GUARDED_BY(mu_);  // index = user_id - 1
+  uint32_t last_id_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_map<uint32_t, UserRecord> by_id_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> by_name_ ABSL_GUARDED_BY(mu_);
 };
 

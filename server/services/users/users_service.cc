@@ -59,7 +59,7 @@ grpc::Status UsersService::CheckCreateUser(
                                         kMaxPasswordBytes, " bytes"));
   }
   // Fail fast before paying for the hash; Add() checks again atomically.
-  if (store_.Contains(request.username())) {
+  if (store_->Contains(request.username())) {
     return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
                         absl::StrCat("username ", QuoteInput(request.username()),
                                      " is already taken"));
@@ -67,9 +67,9 @@ grpc::Status UsersService::CheckCreateUser(
   return grpc::Status::OK;
 }
 
-grpc::Status UsersService::CreateUser(const users::CreateUserRequest& request,
-                                      users::CreateUserResult* response,
-                                      const CallContext& call) {
+void UsersService::CreateUser(const users::CreateUserRequest& request,
+                              users::CreateUserResult* response, const CallContext& call,
+                              UnaryDone done) {
   // Client input is logged escaped and cut short (gRPC bounds the metadata
   // itself: --max-metadata-bytes).
   if (LogEnabled(LogLevel::kDebug)) {
@@ -78,22 +78,37 @@ grpc::Status UsersService::CreateUser(const users::CreateUserRequest& request,
         call.Peer());
   }
   if (grpc::Status rejected = CheckCreateUser(request, call); !rejected.ok()) {
-    return rejected;
+    done(std::move(rejected));
+    return;
   }
   absl::StatusOr<std::string> hash = hasher_.Hash(request.password());
-  if (!hash.ok()) return ToGrpcStatus(hash.status());
+  if (!hash.ok()) {
+    done(ToGrpcStatus(hash.status()));
+    return;
+  }
   // Hashing takes tens of ms: a client whose deadline passed meanwhile has
   // been told the call failed, so the user must not appear anyway.
   if (!call.Wanted()) {
-    return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                        "deadline passed while the password was hashed; no user created");
+    done(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                      "deadline passed while the password was hashed; no user created"));
+    return;
   }
-  absl::StatusOr<uint32_t> id =
-      store_.Add(request.username(), request.email(), *std::move(hash));
-  if (!id.ok()) return ToGrpcStatus(id.status());
-  response->mutable_user()->set_username(request.username());
-  response->mutable_user()->set_user_id(*id);
-  return grpc::Status::OK;
+  UserRecord record;
+  record.username = request.username();
+  record.email = request.email();
+  record.password_hash = *std::move(hash);
+  // The response and request live until `done` runs (they belong to the
+  // call, which stays alive until then).
+  store_->Add(std::move(record),
+              [response, &request, done](absl::StatusOr<uint32_t> id) {
+                if (!id.ok()) {
+                  done(ToGrpcStatus(id.status()));
+                  return;
+                }
+                response->mutable_user()->set_username(request.username());
+                response->mutable_user()->set_user_id(*id);
+                done(grpc::Status::OK);
+              });
 }
 
 std::unique_ptr<ServerStream<users::GetUsersResult>> UsersService::GetUsers(
@@ -108,8 +123,8 @@ std::unique_ptr<ServerStream<users::GetUsersResult>> UsersService::GetUsers(
         if (next == request.user_size()) return Step::kFinish;
         const users::User& wanted = request.user(next++);
         std::optional<UserRecord> found =
-            wanted.username().empty() ? store_.FindById(wanted.user_id())
-                                      : store_.FindByName(wanted.username());
+            wanted.username().empty() ? store_->FindById(wanted.user_id())
+                                      : store_->FindByName(wanted.username());
         if (!found) {
           *status = grpc::Status(
               grpc::StatusCode::NOT_FOUND,

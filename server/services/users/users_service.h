@@ -24,15 +24,21 @@ inline constexpr size_t kMaxPasswordBytes = 1024;
 
 class UsersService {
  public:
+  // Over `store` (the app picks the backend from --store).
+  UsersService(PasswordHasher hasher, std::unique_ptr<UserStore> store)
+      : hasher_(hasher), store_(std::move(store)) {}
+  // Over an in-memory store of at most `max_users`.
   UsersService(PasswordHasher hasher, size_t max_users)
-      : hasher_(hasher), store_(max_users) {}
+      : UsersService(hasher, std::make_unique<InMemoryUserStore>(max_users)) {}
 
-  // Slow on purpose (hashes the password): bind it as a blocking handler,
-  // with CheckCreateUser as its check so that bad requests never reach the
-  // worker pool. CreateUser checks again itself.
-  grpc::Status CreateUser(const users::CreateUserRequest& request,
-                          users::CreateUserResult* response,
-                          const CallContext& call);
+  // Slow on purpose (hashes the password): bind it as a blocking
+  // asynchronous handler, with CheckCreateUser as its check so that bad
+  // requests never reach the worker pool. CreateUser checks again itself,
+  // hashes, hands the new user to the store and returns: the worker never
+  // waits for the store's commit, whose completion answers the call.
+  void CreateUser(const users::CreateUserRequest& request,
+                  users::CreateUserResult* response, const CallContext& call,
+                  UnaryDone done);
 
   // Fast: field bounds (INVALID_ARGUMENT) and whether the username is taken
   // (ALREADY_EXISTS), without hashing anything.
@@ -45,12 +51,12 @@ class UsersService {
       const users::GetUsersRequest& request, const CallContext& call,
       Waker waker);
 
-  const UserStore& store() const { return store_; }
+  const UserStore& store() const { return *store_; }
   const PasswordHasher& hasher() const { return hasher_; }
 
  private:
   const PasswordHasher hasher_;
-  UserStore store_;
+  std::unique_ptr<UserStore> store_;
 };
 
 // A plausible address: one '@', a non-empty local part, a dotted domain

@@ -52,6 +52,10 @@ class Child {
     posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
     posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
     posix_spawn_file_actions_addclose(&actions, fds[0]);
+    // Never the default data directory: these servers keep nothing (tests
+    // that want the durable store pass --store=sqlite and a --data-dir,
+    // which win, being later).
+    args.insert(args.begin(), "--store=memory");
     args.insert(args.begin(), CQMUX_SERVER_BINARY);
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -131,7 +135,8 @@ TEST(ServerBinaryTest, HelpExplainsEveryFlag) {
         "--memory-quota-bytes", "--max-connection-idle", "--max-connection-age",
         "--max-connection-age-grace", "--keepalive-time", "--keepalive-timeout",
         "--min-client-ping-interval", "--max-ping-strikes",
-        "--permit-keepalive-without-calls", "--max-metadata-bytes"}) {
+        "--permit-keepalive-without-calls", "--max-metadata-bytes", "--store",
+        "--data-dir", "--durability"}) {
     EXPECT_THAT(help, HasSubstr(absl::StrCat("  ", flag, " (default: "))) << flag;
   }
 }

@@ -131,7 +131,9 @@ func (s *Server) start(binary string, flags []string) error {
 		return err
 	}
 	defer log.Close() // the child has its own descriptor
-	s.cmd = exec.Command(binary, append([]string{"--listen=" + s.Addr}, flags...)...)
+	// In memory: tests never write to the server's default data directory
+	// (a later --store or --data-dir in flags wins).
+	s.cmd = exec.Command(binary, append([]string{"--listen=" + s.Addr, "--store=memory"}, flags...)...)
 	s.cmd.Stdout = log
 	s.cmd.Stderr = log
 	if err := s.cmd.Start(); err != nil {

@@ -35,8 +35,8 @@ std::vector<int32_t> ListedIds(const BookStore& store) {
   return ids;
 }
 
-absl::Status InsertQuietly(BookStore& store, int32_t id) {
-  return store.Insert(MakeBook(id), [] {});
+absl::Status InsertQuietly(InMemoryBookStore& store, int32_t id) {
+  return store.InsertNow(MakeBook(id), [] {});
 }
 
 TEST(InMemoryBookStoreTest, InsertThenGetReturnsTheBook) {
@@ -56,7 +56,7 @@ TEST(InMemoryBookStoreTest, UnknownIdIsNotFoundWithTheTutorialsWording) {
   absl::Status get = store.Get(42, &got);
   EXPECT_EQ(get.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(get.message(), "No book with id 42 was found");
-  absl::Status del = store.Delete(-3);
+  absl::Status del = store.DeleteNow(-3);
   EXPECT_EQ(del.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(del.message(), "No book with id -3 was found");
 }
@@ -65,8 +65,8 @@ TEST(InMemoryBookStoreTest, DeleteRemovesAndASecondDeleteIsNotFound) {
   InMemoryBookStore store(10);
   ASSERT_TRUE(InsertQuietly(store, 1).ok());
   ASSERT_TRUE(InsertQuietly(store, 2).ok());
-  EXPECT_TRUE(store.Delete(1).ok());
-  EXPECT_EQ(store.Delete(1).code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(store.DeleteNow(1).ok());
+  EXPECT_EQ(store.DeleteNow(1).code(), absl::StatusCode::kNotFound);
   books::Book got;
   EXPECT_EQ(store.Get(1, &got).code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(ListedIds(store), ElementsAre(2));
@@ -78,7 +78,7 @@ TEST(InMemoryBookStoreTest, DuplicateIdIsAlreadyExistsAndSkipsTheHook) {
   int hooks = 0;
   books::Book other = MakeBook(5);
   other.set_title("Another title");
-  absl::Status status = store.Insert(other, [&] { ++hooks; });
+  absl::Status status = store.InsertNow(other, [&] { ++hooks; });
   EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(hooks, 0);
   books::Book got;
@@ -92,7 +92,7 @@ TEST(InMemoryBookStoreTest, FullStoreIsResourceExhaustedUntilADelete) {
   ASSERT_TRUE(InsertQuietly(store, 2).ok());
   EXPECT_EQ(InsertQuietly(store, 3).code(),
             absl::StatusCode::kResourceExhausted);
-  ASSERT_TRUE(store.Delete(1).ok());
+  ASSERT_TRUE(store.DeleteNow(1).ok());
   EXPECT_TRUE(InsertQuietly(store, 3).ok());
   EXPECT_EQ(store.size(), 2u);
 }
@@ -103,8 +103,8 @@ TEST(InMemoryBookStoreTest, ListIsInInsertionOrderNotIdOrder) {
   EXPECT_THAT(ListedIds(store), ElementsAre(50, -1, 7, 1000, 0));
   // Deleting from the middle keeps the others' order; a re-inserted id is
   // the newest book.
-  ASSERT_TRUE(store.Delete(7).ok());
-  ASSERT_TRUE(store.Delete(50).ok());
+  ASSERT_TRUE(store.DeleteNow(7).ok());
+  ASSERT_TRUE(store.DeleteNow(50).ok());
   ASSERT_TRUE(InsertQuietly(store, 50).ok());
   EXPECT_THAT(ListedIds(store), ElementsAre(-1, 1000, 0, 50));
 }
@@ -131,7 +131,7 @@ TEST(InMemoryBookStoreTest, ListNeverOutgrowsItsByteBound) {
   for (int32_t id = 0; id < 6000; ++id) {
     books::Book book = MakeBook(id);
     book.set_title(std::string(1000, 't'));
-    absl::Status status = store.Insert(book, [] {});
+    absl::Status status = store.InsertNow(book, [] {});
     if (status.ok()) {
       ++accepted;
     } else {
@@ -152,10 +152,10 @@ TEST(InMemoryBookStoreTest, ListNeverOutgrowsItsByteBound) {
   EXPECT_EQ(parsed.books_size(), accepted);
   EXPECT_EQ(parsed.ByteSizeLong(), list->size()) << "exactly a BookList";
   // A delete makes room again.
-  ASSERT_TRUE(store.Delete(5).ok());
+  ASSERT_TRUE(store.DeleteNow(5).ok());
   books::Book book = MakeBook(7000);
   book.set_title(std::string(1000, 't'));
-  EXPECT_TRUE(store.Insert(book, [] {}).ok());
+  EXPECT_TRUE(store.InsertNow(book, [] {}).ok());
   EXPECT_LE(store.list_bytes(), kBound);
 }
 
@@ -167,16 +167,16 @@ TEST(InMemoryBookStoreTest, SnapshotsAreImmutableAndAlwaysExact) {
   std::shared_ptr<const std::string> held = store.SerializedList();
   const std::string before = *held;
   ASSERT_TRUE(InsertQuietly(store, 5).ok());
-  ASSERT_TRUE(store.Delete(2).ok());
+  ASSERT_TRUE(store.DeleteNow(2).ok());
   EXPECT_EQ(*held, before) << "the held snapshot did not change";
   EXPECT_NE(*store.SerializedList(), before);
 
   // Without readers the store changes its bytes in place; either way they
   // match a BookList built from scratch, in insertion order.
   held.reset();
-  ASSERT_TRUE(store.Delete(4).ok());
+  ASSERT_TRUE(store.DeleteNow(4).ok());
   ASSERT_TRUE(InsertQuietly(store, 6).ok());
-  ASSERT_TRUE(store.Delete(1).ok());
+  ASSERT_TRUE(store.DeleteNow(1).ok());
   books::BookList expected;
   for (int32_t id : {3, 5, 6}) *expected.add_books() = MakeBook(id);
   EXPECT_EQ(*store.SerializedList(), expected.SerializeAsString());
@@ -195,11 +195,11 @@ TEST(InMemoryBookStoreTest, SerializedListIsProtobufsOwnEncoding) {
     books::Book book = MakeBook(id);
     if (id == 127) book.clear_author();
     if (id == 128) book.set_title(std::string(300, 'x') + "\xc3\xa4");
-    ASSERT_TRUE(store.Insert(book, [] {}).ok());
+    ASSERT_TRUE(store.InsertNow(book, [] {}).ok());
     *expected.add_books() = book;
   }
   EXPECT_EQ(*store.SerializedList(), expected.SerializeAsString());
-  ASSERT_TRUE(store.Delete(-1).ok());
+  ASSERT_TRUE(store.DeleteNow(-1).ok());
   expected.mutable_books()->DeleteSubrange(1, 1);
   EXPECT_EQ(*store.SerializedList(), expected.SerializeAsString());
 }
@@ -219,7 +219,7 @@ TEST(InMemoryBookStoreTest, ConcurrentInsertHooksRunInListOrder) {
       for (int i = 0; i < kPerThread; ++i) {
         const int32_t id = t * kPerThread + i;
         ASSERT_TRUE(store
-                        .Insert(MakeBook(id),
+                        .InsertNow(MakeBook(id),
                                 [&] {
                                   if (hooks_inside.fetch_add(1) != 0) {
                                     overlapped = true;
@@ -253,7 +253,7 @@ TEST(InMemoryBookStoreTest, ConcurrentReadersAndWritersStayConsistent) {
         const int32_t id = w * kPerWriter + i;
         EXPECT_TRUE(InsertQuietly(store, id).ok());
         if (i % 2 == 1) {
-          EXPECT_TRUE(store.Delete(id - 1).ok());
+          EXPECT_TRUE(store.DeleteNow(id - 1).ok());
         }
       }
       writers_left.fetch_sub(1);

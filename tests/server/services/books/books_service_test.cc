@@ -36,9 +36,13 @@ books::Book MakeBook(int32_t id, std::string title = "",
   return book;
 }
 
+// The memory store completes writes before Insert/Delete return.
 grpc::Status Insert(BooksService& service, const books::Book& book) {
   books::Empty empty;
-  return service.Insert(book, &empty, CallContext());
+  grpc::Status status(grpc::StatusCode::INTERNAL, "not completed");
+  service.Insert(book, &empty, CallContext(),
+                 UnaryDone::FromFunction([&](grpc::Status s) { status = std::move(s); }));
+  return status;
 }
 
 grpc::Status Get(BooksService& service, int32_t id, books::Book* out) {
@@ -51,7 +55,10 @@ grpc::Status Delete(BooksService& service, int32_t id) {
   books::BookIdRequest request;
   request.set_id(id);
   books::Empty empty;
-  return service.Delete(request, &empty, CallContext());
+  grpc::Status status(grpc::StatusCode::INTERNAL, "not completed");
+  service.Delete(request, &empty, CallContext(),
+                 UnaryDone::FromFunction([&](grpc::Status s) { status = std::move(s); }));
+  return status;
 }
 
 std::vector<int32_t> ListedIds(BooksService& service) {

@@ -23,7 +23,10 @@ grpc::Status Create(UsersService& service, const std::string& name,
   in.set_email(email);
   in.set_password(password);
   users::CreateUserResult out;
-  grpc::Status status = service.CreateUser(in, &out, CallContext());
+  // The memory store completes before CreateUser returns.
+  grpc::Status status(grpc::StatusCode::INTERNAL, "not completed");
+  service.CreateUser(in, &out, CallContext(),
+                     UnaryDone::FromFunction([&](grpc::Status s) { status = std::move(s); }));
   if (status.ok()) {
     EXPECT_EQ(out.user().username(), name);
     if (id != nullptr) *id = out.user().user_id();
