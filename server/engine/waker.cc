@@ -14,7 +14,10 @@ void WakeLink::Wake() {
   std::lock_guard<std::mutex> lock(mu_);
   if (target_ == nullptr || armed_) return;
   armed_ = queue_->IfOpen([this] {
-    alarm_.Set(queue_->cq(), gpr_now(GPR_CLOCK_MONOTONIC),
+    // A deadline in the past, not "now": gRPC 1.51 rounds a deadline up to
+    // its next millisecond tick, so an alarm set for now fired ~1 ms later
+    // (CreateUser at 1 in flight: p50 1001 us -> 122 us with inf_past).
+    alarm_.Set(queue_->cq(), gpr_inf_past(GPR_CLOCK_MONOTONIC),
                MakeTag(target_, event_));
   });
 }
