@@ -150,6 +150,11 @@ class WatchHub {
     absl::ReaderMutexLock lock(&mu_);
     return closed_;
   }
+  // Times a watcher was told kLagged (cut off for falling behind), ever.
+  uint64_t lagged_count() const {
+    absl::ReaderMutexLock lock(&mu_);
+    return lagged_;
+  }
   size_t backlog() const { return backlog_; }
 
  private:
@@ -176,7 +181,10 @@ class WatchHub {
   Poll Pull(Watcher* w, std::shared_ptr<const T>* item) {
     absl::MutexLock lock(&mu_);
     if (w->cursor_ < head_) {
-      if (head_ - w->cursor_ > backlog_) return Poll::kLagged;
+      if (head_ - w->cursor_ > backlog_) {
+        ++lagged_;  // the watch ends on kLagged, so once per watcher
+        return Poll::kLagged;
+      }
       // A watcher woken by a wake it no longer needs may still be listed.
       if (IsParked(w)) RemoveParked(w->park_index_);
       *item = ring_[static_cast<size_t>(w->cursor_++ % backlog_)];
@@ -212,6 +220,7 @@ class WatchHub {
   uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   size_t watchers_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t lagged_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Parked> parked_ ABSL_GUARDED_BY(mu_);
   std::vector<Parked> spare_ ABSL_GUARDED_BY(mu_);
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;  // WakeParked() rounds
