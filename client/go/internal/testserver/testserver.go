@@ -131,7 +131,9 @@ func (s *Server) start(binary string, flags []string) error {
 		return err
 	}
 	defer log.Close() // the child has its own descriptor
-	s.cmd = exec.Command(binary, append([]string{"--listen=" + s.Addr}, flags...)...)
+	// No metrics listener unless flags ask for one (the last
+	// --metrics-listen wins): parallel tests would all want its default port.
+	s.cmd = exec.Command(binary, append([]string{"--listen=" + s.Addr, "--metrics-listen="}, flags...)...)
 	s.cmd.Stdout = log
 	s.cmd.Stderr = log
 	if err := s.cmd.Start(); err != nil {
