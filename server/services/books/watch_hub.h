@@ -76,6 +76,7 @@ class WatchHub {
     // park_epoch_ == hub_->epoch_.
     size_t park_index_ = kNotParked;
     uint64_t park_epoch_ = 0;
+    bool lagged_ = false;  // guarded by hub_->mu_: counted in lagged_count()
   };
 
   // `backlog` >= 1 (0 is treated as 1). The ring grows to it on demand.
@@ -150,7 +151,7 @@ class WatchHub {
     absl::ReaderMutexLock lock(&mu_);
     return closed_;
   }
-  // Times a watcher was told kLagged (cut off for falling behind), ever.
+  // Watchers ever told kLagged (cut off for falling behind).
   uint64_t lagged_count() const {
     absl::ReaderMutexLock lock(&mu_);
     return lagged_;
@@ -182,7 +183,7 @@ class WatchHub {
     absl::MutexLock lock(&mu_);
     if (w->cursor_ < head_) {
       if (head_ - w->cursor_ > backlog_) {
-        ++lagged_;  // the watch ends on kLagged, so once per watcher
+        if (!std::exchange(w->lagged_, true)) ++lagged_;  // once per watcher
         return Poll::kLagged;
       }
       // A watcher woken by a wake it no longer needs may still be listed.
