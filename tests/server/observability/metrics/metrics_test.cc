@@ -263,13 +263,14 @@ TEST_F(MetricsTest, CoalescedWritesAndBatchesArePerQueue) {
     batches += m["cqmux_queue_batch_events_count" + queue];
     events += m["cqmux_queue_batch_events_sum" + queue];
   }
-  // Every response was at least one buffered write (headers, message and
-  // trailers may be one), each flushed with its batch.
-  EXPECT_GE(writes, 10);
-  EXPECT_GE(flushes, 10);
+  // Responses are written from the queue thread's batches (buffered), though
+  // gRPC may also write some from its own threads (unbuffered): at least one
+  // was buffered, and every buffered connection was flushed once per batch.
+  EXPECT_GE(writes, 1);
+  EXPECT_GE(flushes, 1);
   EXPECT_LE(flushes, writes);
-  EXPECT_GT(bytes, 10 * 5);
-  EXPECT_GE(batches, 10);
+  EXPECT_GE(bytes, writes * 9);  // an HTTP/2 frame header is 9 bytes
+  EXPECT_GE(batches, 1);  // the last batch may still be running at the scrape
   EXPECT_GE(events, batches);
 }
 
