@@ -212,6 +212,15 @@ ABSL_FLAG(int, max_metadata_bytes, 8 << 10,
           "Largest request metadata (HTTP/2 header list) in bytes; gRPC "
           "rejects larger requests. This is gRPC's own default, made "
           "explicit: it bounds client-chosen values such as CreateUser's ip.");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
+          "Admin listener for Prometheus: HOST:PORT (HOST an IP address, "
+          "[::1]:PORT for IPv6, port 0 picks a free one) serving the metrics "
+          "at http://HOST:PORT/metrics, plaintext and without authentication "
+          "(keep it off public networks). Separate from --listen, so that "
+          "scrapes need no gRPC and do not count as calls. 9464 is the port "
+          "OpenTelemetry's Prometheus exporters use. A port that cannot be "
+          "bound stops the server at startup. Empty: no metrics, and calls are "
+          "not counted at all.");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level printed: debug, info, warning or error. "
           "debug logs each CreateUser call's metadata (never the password).");
@@ -418,6 +427,7 @@ ServerConfig ParseServerFlags(int argc, char** argv) {
   } else {
     Fail("--durability must be fsync or os");
   }
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
     Fail("--log-level must be debug, info, warning or error");
   }

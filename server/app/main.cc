@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -65,6 +66,18 @@ int main(int argc, char** argv) {
              absl::FormatDuration(config.engine.max_connection_idle),
              absl::FormatDuration(config.engine.max_connection_age),
              absl::FormatDuration(config.engine.max_connection_age_grace));
+
+  if (cqmux::Metrics* metrics = (*app)->metrics()) {
+    // The port bound, which differs from the flag's with port 0.
+    const size_t colon = config.metrics_listen.rfind(':');
+    const std::string host = colon == std::string::npos
+                                 ? std::string("0.0.0.0")
+                                 : config.metrics_listen.substr(0, colon);
+    cqmux::Log(cqmux::LogLevel::kInfo, "metrics at http://%s:%d/metrics",
+               host, metrics->port());
+  } else {
+    cqmux::Log(cqmux::LogLevel::kInfo, "metrics off (--metrics-listen is empty)");
+  }
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "books.grpc.pb.h"
+#include "server/app/app_metrics.h"
 #include "defs.grpc.pb.h"
 #include "health.grpc.pb.h"
 #include "outliers.grpc.pb.h"
@@ -62,21 +63,27 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
         config.durability == Durability::kFsync ? "durability fsync" : "durability os",
         books->size(), users->size());
   }
+  std::unique_ptr<Metrics> metrics;
+  if (!config.metrics_listen.empty()) {
+    metrics = std::make_unique<Metrics>();
+    config.engine.observers.push_back(metrics->call_observer());
+  }
   return std::unique_ptr<ServerApp>(new ServerApp(std::move(config), *hasher,
                                                   std::move(database), std::move(books),
-                                                  std::move(users)));
+                                                  std::move(users), std::move(metrics)));
 }
 
 ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher,
                      std::unique_ptr<SqliteDatabase> database, std::unique_ptr<BookStore> books,
-                     std::unique_ptr<UserStore> users)
+                     std::unique_ptr<UserStore> users, std::unique_ptr<Metrics> metrics)
     : config_(std::move(config)),
       database_(std::move(database)),
       users_(hasher, std::move(users)),
       books_(BooksOptions{config_.seed_books, config_.watch_backlog, config_.max_books,
                           static_cast<size_t>(config_.engine.max_message_bytes)},
              std::move(books)),
-      engine_(config_.engine) {
+      engine_(config_.engine),
+      metrics_(std::move(metrics)) {
   SetLogLevel(config_.log_level);
   RegisterServices();
 }
@@ -125,6 +132,11 @@ void ServerApp::RegisterServices() {
       .AsyncUnary(&Books::RequestDelete, bind_front(&BooksService::Delete, &books_), writes)
       .ServerStreaming(&Books::RequestWatch, bind_front(&BooksService::Watch, &books_));
   engine_.OnShutdown([this] { books_.Close(); });
+  // The server stops taking calls: the metrics listener stops meanwhile
+  // (it takes civetweb up to 2 s), not after the grace period.
+  engine_.OnShutdown([this] {
+    if (metrics_ != nullptr) metrics_->BeginStop();
+  });
 
   // Raw: Detect decodes the serialized request itself (zero copy); big ones
   // on the compute pool.
@@ -140,7 +152,19 @@ void ServerApp::RegisterServices() {
 }
 
 absl::Status ServerApp::Start() {
+  // Bound first, so that a taken metrics port fails the start before any
+  // client could reach the gRPC port.
+  if (metrics_ != nullptr) {
+    if (absl::Status listening = metrics_->Listen(config_.metrics_listen);
+        !listening.ok()) {
+      return listening;
+    }
+  }
   if (absl::Status started = engine_.Start(); !started.ok()) return started;
+  if (metrics_ != nullptr) {
+    RegisterAppMetrics(*this, *metrics_);
+    metrics_->Publish();  // the engine's queues and pools exist now
+  }
   health_.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
   for (const std::string& name : engine_.service_names()) {
     health_.SetStatus(name, grpc::health::v1::HealthCheckResponse::SERVING);
@@ -153,6 +177,7 @@ void ServerApp::Shutdown() {
   // was answered (its completion woke the call), and none can be queued any
   // more.
   engine_.Shutdown();
+  if (metrics_ != nullptr) metrics_->Stop();
   if (database_ != nullptr && !store_stopped_) {
     store_stopped_ = true;
     database_->Stop();

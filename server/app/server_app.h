@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "server/app/server_config.h"
 #include "server/engine/engine.h"
+#include "server/observability/metrics/metrics.h"
 #include "server/services/books/books_service.h"
 #include "server/services/displacement/displacement_service.h"
 #include "server/services/fetch/fetch_service.h"
@@ -24,7 +25,8 @@ class ServerApp {
   // files that cannot be used).
   static absl::StatusOr<std::unique_ptr<ServerApp>> Create(ServerConfig config);
 
-  // Binds the ports and starts serving; every service reports SERVING.
+  // Binds the ports (the metrics listener's first) and starts serving;
+  // every service reports SERVING.
   absl::Status Start();
   // Graceful shutdown (see Engine::Shutdown); health reports NOT_SERVING
   // first. Once the engine has drained (no call can write any more), the
@@ -41,11 +43,13 @@ class ServerApp {
   BooksService& books() { return books_; }
   StateStreamService& state_stream() { return state_stream_; }
   HealthService& health() { return health_; }
+  // Null unless config.metrics_listen is set.
+  Metrics* metrics() { return metrics_.get(); }
 
  private:
   ServerApp(ServerConfig config, PasswordHasher hasher,
             std::unique_ptr<SqliteDatabase> database, std::unique_ptr<BookStore> books,
-            std::unique_ptr<UserStore> users);
+            std::unique_ptr<UserStore> users, std::unique_ptr<Metrics> metrics);
   void RegisterServices();
 
   const ServerConfig config_;
@@ -60,7 +64,10 @@ class ServerApp {
   BooksService books_;
   OutliersService outliers_;
   bool store_stopped_ = false;
-  Engine engine_;  // last: destroyed first, while the services still exist
+  Engine engine_;  // destroyed before the services it calls
+  // After the engine: its listener stops first, while everything its
+  // callbacks read (engine, services, stores) still exists.
+  std::unique_ptr<Metrics> metrics_;
 };
 
 }  // namespace cqmux

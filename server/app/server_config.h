@@ -41,6 +41,9 @@ struct ServerConfig {
   // Detect requests larger than this (serialized bytes) are served on the
   // compute pool instead of a queue thread.
   size_t detect_offload_bytes = 256 << 10;
+  // Admin listener serving Prometheus metrics at /metrics (HOST:PORT, port 0
+  // picks a free one). Empty: no metrics at all, calls are not observed.
+  std::string metrics_listen;
 };
 
 }  // namespace cqmux

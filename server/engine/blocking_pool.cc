@@ -26,7 +26,10 @@ BlockingPool::~BlockingPool() {
 
 bool BlockingPool::Submit(Job job) {
   absl::MutexLock lock(&mu_);
-  if (refusing_ || draining_ || jobs_.size() >= max_queued_) return false;
+  if (refusing_ || draining_ || jobs_.size() >= max_queued_) {
+    ++rejected_;  // under the lock Submit takes anyway: no extra cost
+    return false;
+  }
   jobs_.push_back(std::move(job));
   return true;
 }
@@ -56,9 +59,14 @@ void BlockingPool::Drain() {
   }
 }
 
-size_t BlockingPool::queued() {
+size_t BlockingPool::queued() const {
   absl::MutexLock lock(&mu_);
   return jobs_.size();
+}
+
+uint64_t BlockingPool::rejected() const {
+  absl::MutexLock lock(&mu_);
+  return rejected_;
 }
 
 void BlockingPool::Work() {

@@ -11,6 +11,7 @@
 #define CQMUX_SERVER_ENGINE_BLOCKING_POOL_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <string>
@@ -53,7 +54,11 @@ class BlockingPool {
   void Drain();
 
   // Jobs waiting for a thread (for tests and metrics).
-  size_t queued();
+  size_t queued() const;
+  // Submit()s refused so far (backlog full, or the pool shutting down), for
+  // metrics.
+  uint64_t rejected() const;
+  size_t max_queued() const { return max_queued_; }
 
  private:
   void Work();
@@ -61,8 +66,9 @@ class BlockingPool {
   const std::string name_;
   const size_t max_queued_;
   const int nice_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   std::deque<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  uint64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
   bool refusing_ ABSL_GUARDED_BY(mu_) = false;
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time drop_from_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();

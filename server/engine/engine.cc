@@ -123,6 +123,14 @@ Engine::~Engine() {
   services_.clear();
 }
 
+std::vector<const BlockingPool*> Engine::pools() const {
+  std::vector<const BlockingPool*> pools;
+  for (const BlockingPool* pool : {blocking_pool_.get(), compute_pool_.get()}) {
+    if (pool != nullptr) pools.push_back(pool);
+  }
+  return pools;
+}
+
 void Engine::OnDrain(std::function<void()> hook) {
   drain_hooks_.push_back(std::move(hook));
 }

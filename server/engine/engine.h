@@ -285,6 +285,15 @@ class Engine {
   // Ends a Shutdown()'s drain delay now (e.g. a second SIGTERM). Any thread.
   void EndDrain() { drain_cut_.Notify(); }
 
+  // The pools of off-queue work that exist (blocking, compute), for metrics.
+  std::vector<const BlockingPool*> pools() const;
+
+  // What queue `queue`'s write-coalescing batches did (coalesce::Stats);
+  // after Start(), until the engine is destroyed.
+  const coalesce::Stats& coalesce_stats(int queue) const {
+    return queues_[static_cast<size_t>(queue)]->coalesce_stats();
+  }
+
   // Pools of off-queue work, created with the first method that needs them
   // (null until then). For tests.
   BlockingPool* blocking_pool_for_testing() { return blocking_pool_.get(); }

@@ -60,7 +60,7 @@ void Queue::RunBatched() {
   bool ok = false;
   const gpr_timespec now = gpr_time_0(GPR_CLOCK_MONOTONIC);
   while (cq_->Next(&tag, &ok)) {
-    coalesce::Batch batch;
+    coalesce::Batch batch(&coalesce_stats_);
     DispatchTag(tag, ok);
     int events = 1;
     for (; events < kMaxBatchEvents; ++events) {

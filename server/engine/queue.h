@@ -15,6 +15,7 @@
 
 #include "server/engine/call_observer.h"
 #include "server/engine/event.h"
+#include "server/engine/write_coalescer.h"
 
 namespace cqmux {
 
@@ -44,6 +45,10 @@ class Queue final : public EventHandler {
     observer_ = std::move(observer);
   }
   QueueObserver* observer() const { return observer_.get(); }
+
+  // What this queue's write-coalescing batches buffered (all zero with
+  // coalescing off); written by the queue's thread, readable from any.
+  const coalesce::Stats& coalesce_stats() const { return coalesce_stats_; }
 
   // Runs `post` (which requests a new call) unless the queue is closing. The
   // gate is per queue, so it never contends across queues; it exists because
@@ -144,6 +149,7 @@ class Queue final : public EventHandler {
   std::atomic<int64_t> posted_{0};
   grpc::Alarm flush_retry_;
   bool flush_retry_armed_ = false;  // queue thread only
+  coalesce::Stats coalesce_stats_;
   // Outlives the pools, whose calls report to it until they end.
   std::unique_ptr<QueueObserver> observer_;
   // Destroyed after the queue is drained, when no call is in flight.

@@ -126,6 +126,12 @@ void Append(Connection& c, const struct msghdr* msg) {
   c.has_bytes.store(true, std::memory_order_release);
 }
 
+// Single writer (the batch's thread): no atomic read-modify-write.
+void Count(std::atomic<uint64_t>& counter, uint64_t n) {
+  counter.store(counter.load(std::memory_order_relaxed) + n,
+                std::memory_order_relaxed);
+}
+
 thread_local Batch* t_batch = nullptr;
 thread_local std::vector<int> t_blocked;  // sockets this thread must retry
 
@@ -139,6 +145,11 @@ void NoteBlocked(int fd) {
 
 struct BatchAccess {
   static void Add(Batch* batch, int fd) { batch->fds_.push_back(fd); }
+  static void Buffered(Batch* batch, size_t bytes) {
+    if (batch->stats_ == nullptr) return;
+    Count(batch->stats_->writes, 1);
+    Count(batch->stats_->bytes, bytes);
+  }
 };
 
 void SetEnabled(bool enabled) {
@@ -147,7 +158,7 @@ void SetEnabled(bool enabled) {
 
 bool Enabled() { return g_enabled.load(std::memory_order_relaxed); }
 
-Batch::Batch() { t_batch = this; }
+Batch::Batch(Stats* stats) : stats_(stats) { t_batch = this; }
 
 Batch::~Batch() { Flush(); }
 
@@ -155,6 +166,7 @@ bool Batch::Flush() {
   if (!flushed_) {
     flushed_ = true;
     t_batch = nullptr;
+    if (stats_ != nullptr) Count(stats_->flushes, fds_.size());
     for (int fd : fds_) {
       Connection* c = Lookup(fd, /*create=*/false);
       std::lock_guard<std::mutex> lock(c->mu);
@@ -200,6 +212,7 @@ extern "C" ssize_t sendmsg(int fd, const struct msghdr* msg, int flags) {
   if (batch != nullptr && plain && !c->blocked &&
       c->pending() + length <= kMaxBufferedBytes) {
     Append(*c, msg);
+    BatchAccess::Buffered(batch, length);
     if (!c->in_batch) {
       c->in_batch = true;
       BatchAccess::Add(batch, fd);

@@ -26,7 +26,9 @@
 #ifndef CQMUX_SERVER_ENGINE_WRITE_COALESCER_H_
 #define CQMUX_SERVER_ENGINE_WRITE_COALESCER_H_
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace cqmux::coalesce {
@@ -37,10 +39,20 @@ inline constexpr size_t kMaxBufferedBytes = 64 * 1024;
 void SetEnabled(bool enabled);
 bool Enabled();
 
+// What one queue thread's batches did, for metrics. Written only by that
+// thread (relaxed load + store, no read-modify-write on the hot path), read
+// by a scrape from any thread.
+struct Stats {
+  std::atomic<uint64_t> writes{0};   // sendmsg() calls buffered
+  std::atomic<uint64_t> bytes{0};    // bytes buffered by them
+  std::atomic<uint64_t> flushes{0};  // buffered connections written out
+};
+
 // Marks the calling thread as draining a batch until Flush(). Not nestable.
+// `stats`, if given, counts what the batch buffered and flushed.
 class Batch {
  public:
-  Batch();
+  explicit Batch(Stats* stats = nullptr);
   Batch(const Batch&) = delete;
   Batch& operator=(const Batch&) = delete;
   ~Batch();  // Flush()es
@@ -52,6 +64,7 @@ class Batch {
 
  private:
   std::vector<int> fds_;  // connections this batch buffered into
+  Stats* const stats_;
   bool flushed_ = false;
   friend struct BatchAccess;
 };

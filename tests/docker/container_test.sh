@@ -92,6 +92,7 @@ IFS='|' read -r user stopsig ports entry hc <<<"$cfg"
 [[ -n $user && $user != root && $user != 0* ]] || fail "image runs as root (User='$user')"
 [[ $stopsig == SIGTERM ]] || fail "STOPSIGNAL is '$stopsig', want SIGTERM"
 [[ $ports == *50051/tcp* ]] || fail "EXPOSE lacks 50051 ('$ports')"
+[[ $ports == *9464/tcp* ]] || fail "EXPOSE lacks the metrics port 9464 ('$ports')"
 [[ $entry == *cqmux-server* ]] || fail "entrypoint is '$entry', want cqmux-server"
 [[ $hc == *cqmux*health* ]] || fail "HEALTHCHECK is '$hc', want cqmux health"
 
@@ -110,10 +111,18 @@ for _ in $(seq 1 100); do
 done
 [[ -n $port ]] || die "no free port found"
 target=127.0.0.1:$port
+# The admin port (/metrics), also free: host networking shares the host's ports.
+metrics_port=
+for _ in $(seq 1 100); do
+  p=$((20000 + RANDOM % 12000))
+  if [[ $p != "$port" ]] && ! port_in_use "$p"; then metrics_port=$p; break; fi
+done
+[[ -n $metrics_port ]] || die "no free metrics port found"
 
 t=$(now)
 podman run -d --name "$name" --network=host -e CQMUX_HEALTH_TARGET="$target" \
-  "$image" --listen="$target" >"$work/run.log" 2>&1 || { cat "$work/run.log"; die "podman run failed"; }
+  "$image" --listen="$target" --metrics-listen="127.0.0.1:$metrics_port" >"$work/run.log" 2>&1 \
+  || { cat "$work/run.log"; die "podman run failed"; }
 
 # Poll the image's own HEALTHCHECK until it reports healthy (bounded; fails fast if the
 # server exits).
@@ -145,6 +154,18 @@ before=$failures
 out=$(cli capitalize "hello, container 42" </dev/null 2>&1) || fail "capitalize exited $?: $out"
 [[ $out == *"HELLO, CONTAINER 42"* ]] || fail "capitalize said: $out"
 ((failures > before)) || log "capitalize: ok"
+
+# metrics: the admin port serves Prometheus text, with that call counted (the server
+# counts a call once it has fully ended, a moment after the client had its answer: poll).
+want='grpc_server_handled_total{grpc_type="unary",grpc_service="rpc.Fetch",grpc_method="Capitalize",grpc_code="OK"} 1'
+out=
+for _ in $(seq 1 100); do
+  out=$(curl -sS --max-time 10 "http://127.0.0.1:$metrics_port/metrics" 2>&1) || true
+  [[ $out == *"$want"* ]] && break
+  sleep 0.1
+done
+[[ $out == *"$want"* ]] \
+  || fail "/metrics lacks the capitalize call: $(grep -m1 Capitalize <<<"$out")"
 
 # books: a watcher gets the first book inserted after its Watch was accepted. Insert
 # distinct books until the watcher (--count=1) has one, then check it got one of ours.

@@ -56,7 +56,11 @@ class Server:
                 os.environ.get("TMPDIR", "/tmp"), "cqmux-server-%d-%d.log" % (os.getpid(), self.port))
             with open(self.log_path, "wb") as log:
                 self.proc = subprocess.Popen(
-                    [self.binary, "--listen=" + self.target] + self.extra_args,
+                    # No metrics listener unless extra_args asks for one (the
+                    # last --metrics-listen wins): parallel tests' servers
+                    # would all want the default port.
+                    [self.binary, "--listen=" + self.target, "--metrics-listen="]
+                    + self.extra_args,
                     stdout=log, stderr=subprocess.STDOUT)
             if self._wait_serving():
                 return self

@@ -158,4 +158,8 @@ void BooksService::Close() { hub_.Close(); }
 
 size_t BooksService::watcher_count() const { return hub_.watcher_count(); }
 
+uint64_t BooksService::watchers_cut_off() const { return hub_.lagged_count(); }
+
+size_t BooksService::book_count() const { return store_->size(); }
+
 }  // namespace cqmux

@@ -5,6 +5,7 @@
 #define CQMUX_SERVER_SERVICES_BOOKS_BOOKS_SERVICE_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include <grpcpp/support/byte_buffer.h>
@@ -67,6 +68,10 @@ class BooksService {
   // Open watch streams (for tests and metrics).
   size_t watcher_count() const;
   const BookStore& store() const { return *store_; }
+  // Watch streams ended for falling more than watch_backlog books behind.
+  uint64_t watchers_cut_off() const;
+  // Books stored now.
+  size_t book_count() const;
 
  private:
   // Inserts are published to the hub from the store's commit feed, so every

@@ -76,6 +76,7 @@ class WatchHub {
     // park_epoch_ == hub_->epoch_.
     size_t park_index_ = kNotParked;
     uint64_t park_epoch_ = 0;
+    bool lagged_ = false;  // guarded by hub_->mu_: counted in lagged_count()
   };
 
   // `backlog` >= 1 (0 is treated as 1). The ring grows to it on demand.
@@ -150,6 +151,11 @@ class WatchHub {
     absl::ReaderMutexLock lock(&mu_);
     return closed_;
   }
+  // Watchers ever told kLagged (cut off for falling behind).
+  uint64_t lagged_count() const {
+    absl::ReaderMutexLock lock(&mu_);
+    return lagged_;
+  }
   size_t backlog() const { return backlog_; }
 
  private:
@@ -176,7 +182,10 @@ class WatchHub {
   Poll Pull(Watcher* w, std::shared_ptr<const T>* item) {
     absl::MutexLock lock(&mu_);
     if (w->cursor_ < head_) {
-      if (head_ - w->cursor_ > backlog_) return Poll::kLagged;
+      if (head_ - w->cursor_ > backlog_) {
+        if (!std::exchange(w->lagged_, true)) ++lagged_;  // once per watcher
+        return Poll::kLagged;
+      }
       // A watcher woken by a wake it no longer needs may still be listed.
       if (IsParked(w)) RemoveParked(w->park_index_);
       *item = ring_[static_cast<size_t>(w->cursor_++ % backlog_)];
@@ -212,6 +221,7 @@ class WatchHub {
   uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   size_t watchers_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t lagged_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Parked> parked_ ABSL_GUARDED_BY(mu_);
   std::vector<Parked> spare_ ABSL_GUARDED_BY(mu_);
   uint64_t epoch_ ABSL_GUARDED_BY(mu_) = 0;  // WakeParked() rounds

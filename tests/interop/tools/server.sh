@@ -20,7 +20,8 @@ start_server() {
   SERVER_DIR=$(mktemp -d "$TEST_TMP/server.XXXXXX")
   SERVER_LOG=$SERVER_DIR/log
   mkfifo "$SERVER_DIR/out"
-  "$CQMUX_SERVER" --listen=127.0.0.1:0 --store=memory "$@" > "$SERVER_DIR/out" 2>&1 &
+  # In memory, no metrics listener (parallel tests would all want its port).
+  "$CQMUX_SERVER" --listen=127.0.0.1:0 --store=memory --metrics-listen= "$@" > "$SERVER_DIR/out" 2>&1 &
   SERVER_PID=$!
   local line fd
   exec {fd}< "$SERVER_DIR/out"

@@ -39,6 +39,7 @@ namespace cqmux {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace reflection = grpc::reflection::v1alpha;
 
 // A child process whose stderr (and stdout) we read line by line.
@@ -52,10 +53,10 @@ class Child {
     posix_spawn_file_actions_adddup2(&actions, fds[1], 1);
     posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
     posix_spawn_file_actions_addclose(&actions, fds[0]);
-    // Never the default data directory: these servers keep nothing (tests
-    // that want the durable store pass --store=sqlite and a --data-dir,
-    // which win, being later).
-    args.insert(args.begin(), "--store=memory");
+    // Never the default data directory, and no metrics listener, unless a
+    // test asks (later flags win): these servers keep nothing, and servers
+    // of tests running in parallel would all want the metrics port.
+    args.insert(args.begin(), {"--store=memory", "--metrics-listen="});
     args.insert(args.begin(), CQMUX_SERVER_BINARY);
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
@@ -136,7 +137,7 @@ TEST(ServerBinaryTest, HelpExplainsEveryFlag) {
         "--max-connection-age-grace", "--keepalive-time", "--keepalive-timeout",
         "--min-client-ping-interval", "--max-ping-strikes",
         "--permit-keepalive-without-calls", "--max-metadata-bytes", "--store",
-        "--data-dir", "--durability"}) {
+        "--data-dir", "--durability", "--metrics-listen"}) {
     EXPECT_THAT(help, HasSubstr(absl::StrCat("  ", flag, " (default: "))) << flag;
   }
 }
@@ -226,6 +227,45 @@ TEST(ServerBinaryTest, PortInUseExitsWithAClearError) {
   EXPECT_EQ(second.Wait(), 1);
   first.Signal(SIGTERM);
   EXPECT_EQ(first.Wait(), 0);
+}
+
+// The metrics port the server logged ("metrics at http://HOST:PORT/metrics").
+int MetricsPort(Child& child) {
+  for (std::string line = child.ReadLine(); !line.empty(); line = child.ReadLine()) {
+    const size_t at = line.find("metrics at http://");
+    if (at == std::string::npos) continue;
+    const size_t colon = line.find(':', at + 18);
+    int port = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(
+        line.substr(colon + 1, line.find('/', colon) - colon - 1), &port)) << line;
+    return port;
+  }
+  ADD_FAILURE() << "no metrics line";
+  return 0;
+}
+
+TEST(ServerBinaryTest, MetricsPortInUseExitsWithAClearError) {
+  Child first({"--listen=127.0.0.1:0", "--threads=1", "--metrics-listen=127.0.0.1:0"});
+  const int port = MetricsPort(first);
+  ASSERT_GT(port, 0);
+  Child second({"--listen=127.0.0.1:0", "--threads=1",
+                absl::StrCat("--metrics-listen=127.0.0.1:", port)});
+  const std::string out = second.ReadAll();
+  EXPECT_THAT(out, HasSubstr(absl::StrCat("cannot serve metrics on 127.0.0.1:", port,
+                                          " (--metrics-listen): Address already in use")));
+  EXPECT_THAT(out, Not(HasSubstr("listening on")));
+  EXPECT_EQ(second.Wait(), 1);
+  first.Signal(SIGTERM);
+  EXPECT_EQ(first.Wait(), 0);
+}
+
+TEST(ServerBinaryTest, EmptyMetricsListenTurnsMetricsOff) {
+  Child child({"--listen=127.0.0.1:0", "--threads=1"});
+  StartAndGetPort(child);
+  EXPECT_THAT(child.ReadLine(), HasSubstr("limits:"));
+  EXPECT_THAT(child.ReadLine(), HasSubstr("metrics off (--metrics-listen is empty)"));
+  child.Signal(SIGTERM);
+  EXPECT_EQ(child.Wait(), 0);
 }
 
 TEST(ServerBinaryTest, ReflectionListsAndDescribesEveryService) {

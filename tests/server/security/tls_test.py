@@ -287,7 +287,8 @@ class Rotation(unittest.TestCase):
 
 class FlagErrors(unittest.TestCase):
     def start(self, *flags):
-        return cqmux_server.run([os.environ["CQMUX_SERVER"], "--listen=127.0.0.1:0"] + list(flags),
+        return cqmux_server.run([os.environ["CQMUX_SERVER"], "--listen=127.0.0.1:0", "--metrics-listen="]
+                                + list(flags),
                                 timeout=60)
 
     def assert_fails(self, flags, message):

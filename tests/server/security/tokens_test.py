@@ -175,7 +175,7 @@ class Log(unittest.TestCase):
 
 class BadTokenFiles(unittest.TestCase):
     def start(self, path):
-        return cqmux_server.run([os.environ["CQMUX_SERVER"], "--listen=127.0.0.1:0",
+        return cqmux_server.run([os.environ["CQMUX_SERVER"], "--listen=127.0.0.1:0", "--metrics-listen=",
                                  "--auth-tokens=" + path], timeout=60)
 
     def test_unreadable_empty_or_malformed_files_stop_the_server(self):

@@ -131,9 +131,10 @@ func (s *Server) start(binary string, flags []string) error {
 		return err
 	}
 	defer log.Close() // the child has its own descriptor
-	// In memory: tests never write to the server's default data directory
-	// (a later --store or --data-dir in flags wins).
-	s.cmd = exec.Command(binary, append([]string{"--listen=" + s.Addr, "--store=memory"}, flags...)...)
+	// In memory, and no metrics listener: tests never write to the server's
+	// default data directory, and parallel tests would all want the metrics
+	// port (a later --store, --data-dir or --metrics-listen in flags wins).
+	s.cmd = exec.Command(binary, append([]string{"--listen=" + s.Addr, "--store=memory", "--metrics-listen="}, flags...)...)
 	s.cmd.Stdout = log
 	s.cmd.Stderr = log
 	if err := s.cmd.Start(); err != nil {

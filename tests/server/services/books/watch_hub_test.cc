@@ -165,6 +165,7 @@ TEST(WatchHubTest, LaggingBeyondTheBacklogCutsOffOnlyThatWatcher) {
   EXPECT_EQ(slow.Next(&item), Poll::kLagged);  // stays cut off
   EXPECT_THAT(fast_got, ElementsAre(0, 1, 2, 3, 4, 5, 6, 7, 8, 9));
   EXPECT_EQ(fast.Next(&item), Poll::kWait);
+  EXPECT_EQ(hub.lagged_count(), 1u);  // one watcher cut off, however often it asks
 }
 
 TEST(WatchHubTest, LagIsCheckedBeforeEveryItemNotOnlyTheFirst) {
