@@ -33,6 +33,10 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
     if (!credentials.ok()) return credentials.status();
     config.engine.credentials = *std::move(credentials);
   }
+  // HTTPS with the gRPC side's certificate (and client CA for mTLS).
+  config.http.tls_cert_file = config.tls.cert_file;
+  config.http.tls_key_file = config.tls.key_file;
+  config.http.tls_client_ca_file = config.tls.client_ca_file;
   return std::unique_ptr<ServerApp>(new ServerApp(std::move(config), *hasher));
 }
 
@@ -43,9 +47,16 @@ ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher)
       books_(BooksOptions{config_.seed_books, config_.watch_backlog,
                           config_.max_books,
                           static_cast<size_t>(config_.engine.max_message_bytes)}),
+      writes_(RequireBearerToken(config_.write_tokens)),
       engine_(config_.engine) {
   SetLogLevel(config_.log_level);
   RegisterServices();
+  if (!config_.http.listen.empty()) {
+    http_gateway_ = std::make_unique<gateway::HttpGateway>(config_.http, HttpRoutes());
+    // Like gRPC: HTTP requests are still taken during the drain delay
+    // (/healthz answers 503 then), no new connections once it is over.
+    engine_.OnShutdown([this] { http_gateway_->StopAccepting(); });
+  }
 }
 
 // One line per method: the RPC, the handler that serves it and, where it
@@ -80,8 +91,8 @@ void ServerApp::RegisterServices() {
       .ClientStreaming(&States::Requeststream_state,
                        bind_front(&StateStreamService::OpenStateStream, &state_stream_));
 
-  // Open to everybody unless --auth-tokens is set.
-  const MethodPolicy writes = RequireBearerToken(config_.write_tokens);
+  // writes_: open to everybody unless --auth-tokens is set.
+  const MethodPolicy& writes = writes_;
   // Raw List: the store's serialized snapshot goes out as it is.
   using Books = books::BookService::WithRawMethod_List<books::BookService::AsyncService>;
   engine_.AddService<books::BookService, Books>()
@@ -107,6 +118,12 @@ void ServerApp::RegisterServices() {
 
 absl::Status ServerApp::Start() {
   if (absl::Status started = engine_.Start(); !started.ok()) return started;
+  if (http_gateway_ != nullptr) {
+    if (absl::Status started = http_gateway_->Start(); !started.ok()) {
+      engine_.Shutdown();
+      return started;
+    }
+  }
   health_.SetStatus("", grpc::health::v1::HealthCheckResponse::SERVING);
   for (const std::string& name : engine_.service_names()) {
     health_.SetStatus(name, grpc::health::v1::HealthCheckResponse::SERVING);
@@ -114,6 +131,11 @@ absl::Status ServerApp::Start() {
   return absl::OkStatus();
 }
 
-void ServerApp::Shutdown() { engine_.Shutdown(); }
+void ServerApp::Shutdown() {
+  const absl::Time deadline =
+      absl::Now() + config_.engine.drain_delay + config_.engine.shutdown_grace;
+  engine_.Shutdown();
+  if (http_gateway_ != nullptr) http_gateway_->Shutdown(deadline);
+}
 
 }  // namespace cqmux

@@ -8,6 +8,8 @@
 #include "absl/status/statusor.h"
 #include "server/app/server_config.h"
 #include "server/engine/engine.h"
+#include "server/engine/method_policy.h"
+#include "server/gateway/http_gateway.h"
 #include "server/services/books/books_service.h"
 #include "server/services/displacement/displacement_service.h"
 #include "server/services/fetch/fetch_service.h"
@@ -23,9 +25,14 @@ class ServerApp {
   // files that cannot be used).
   static absl::StatusOr<std::unique_ptr<ServerApp>> Create(ServerConfig config);
 
-  // Binds the ports and starts serving; every service reports SERVING.
+  // Binds the ports (gRPC, and HTTP unless config.http.listen is empty) and
+  // starts serving; every service reports SERVING.
   absl::Status Start();
-  // Graceful shutdown (see Engine::Shutdown); health reports NOT_SERVING first.
+  // Graceful shutdown: the engine shuts down (see Engine::Shutdown; health
+  // reports NOT_SERVING first; with its shutdown hooks the HTTP gateway stops
+  // accepting and the books hub's Close ends gRPC and HTTP watches alike; the
+  // pools finish or drop HTTP jobs too), then HTTP requests still open get
+  // what is left of the grace period.
   void Shutdown();
 
   Engine& engine() { return engine_; }
@@ -34,10 +41,15 @@ class ServerApp {
   BooksService& books() { return books_; }
   StateStreamService& state_stream() { return state_stream_; }
   HealthService& health() { return health_; }
+  // Null when the gateway is off.
+  gateway::HttpGateway* http_gateway() { return http_gateway_.get(); }
 
  private:
   ServerApp(ServerConfig config, PasswordHasher hasher);
   void RegisterServices();
+  // The HTTP/JSON mapping of every method (http_routes.cc): the same
+  // service objects and policies as RegisterServices.
+  std::vector<gateway::Route> HttpRoutes();
 
   const ServerConfig config_;
   HealthService health_;
@@ -47,7 +59,11 @@ class ServerApp {
   StateStreamService state_stream_;
   BooksService books_;
   OutliersService outliers_;
-  Engine engine_;  // last: destroyed first, while the services still exist
+  // books Insert and Delete, gRPC and HTTP alike: a bearer token when
+  // --auth-tokens is set.
+  const MethodPolicy writes_;
+  Engine engine_;  // destroyed before the services, after the gateway
+  std::unique_ptr<gateway::HttpGateway> http_gateway_;  // destroyed first
 };
 
 }  // namespace cqmux
