@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cctype>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -259,9 +260,9 @@ namespace {
 template <class Stream>
 class Session final : public SessionBase {
  public:
-  Session(HttpGateway::Impl* gateway, Stream stream, std::string peer)
+  Session(HttpGateway::Impl* gateway, Stream stream, std::string peer, bool reject)
       : gateway_(gateway), stream_(std::move(stream)), peer_(std::move(peer)),
-        heartbeat_(stream_.get_executor()) {}
+        reject_(reject), heartbeat_(stream_.get_executor()) {}
   ~Session() override { gateway_->Unregister(this); }
 
   void Run() {
@@ -347,7 +348,11 @@ class Session final : public SessionBase {
     state_ = State::kReading;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(gateway_->options().max_header_bytes));
-    parser_->body_limit(kUnroutedBodyBytes);
+    // Beast checks Content-Length against the body limit as soon as the
+    // header is parsed, before the route (and so its limit) is known: no
+    // limit here (boost::none would compare as "exceeded" in Boost 1.74),
+    // the route's is applied in OnHeader.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     Lowest().expires_after(Idle());
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = Self()](beast::error_code ec, size_t) {
@@ -374,7 +379,12 @@ class Session final : public SessionBase {
         absl::string_view(header.method_string().data(), header.method_string().size()),
         path_, &param_, &mismatch);
     method_mismatch_ = mismatch;
-    if (route_ != nullptr) parser_->body_limit(route_->max_body_bytes);
+    const size_t limit =
+        route_ != nullptr && !reject_ ? route_->max_body_bytes : kUnroutedBodyBytes;
+    if (parser_->content_length() && *parser_->content_length() > limit) {
+      return OnBody(http::error::body_limit);  // said before the body is sent
+    }
+    parser_->body_limit(limit);  // chunked bodies
     if (parser_->is_done()) return OnBody({});
     const auto expect = header.find(http::field::expect);
     if (expect != header.end() && beast::iequals(expect->value(), "100-continue")) {
@@ -414,6 +424,13 @@ class Session final : public SessionBase {
     parser_.reset();
     keep_alive_ = request.keep_alive();
     state_ = State::kServing;
+    if (reject_) {
+      keep_alive_ = false;
+      return WriteReply(ErrorReply(grpc::Status(
+          grpc::StatusCode::UNAVAILABLE,
+          absl::StrCat("too many HTTP connections (", gateway_->options().max_connections,
+                       "), retry"))));
+    }
     if (route_ == nullptr) {
       HttpReply reply = ErrorReply(
           method_mismatch_
@@ -560,6 +577,7 @@ class Session final : public SessionBase {
   HttpGateway::Impl* const gateway_;
   Stream stream_;
   const std::string peer_;
+  const bool reject_;  // over --http-max-connections: answer 503 and close
   net::steady_timer heartbeat_;
   beast::flat_buffer buffer_;
   beast::flat_buffer peer_buffer_;
@@ -686,30 +704,23 @@ void HttpGateway::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     return Accept();
   }
   beast::error_code ignored;
-  if (count_.load() >= options_.max_connections) {
-    // Said without blocking the loop: the reply fits any fresh socket's
-    // send buffer.
-    static constexpr char kFull[] =
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        "Connection: close\r\nContent-Length: 57\r\n\r\n"
-        "{\"code\":14,\"message\":\"too many HTTP connections, retry\"}";
-    socket.non_blocking(true, ignored);
-    socket.write_some(net::buffer(kFull, sizeof(kFull) - 1), ignored);
-    socket.close(ignored);
-    return Accept();
-  }
+  // Over the limit: the connection is still read (one request, headers and
+  // a small body) and answered 503, so that the client sees why; closing it
+  // unread could reset it before the client reads anything.
+  const bool reject = count_.load() >= options_.max_connections;
   socket.set_option(tcp::no_delay(true), ignored);
   const tcp::endpoint remote = socket.remote_endpoint(ignored);
   count_.fetch_add(1);
   std::shared_ptr<SessionBase> session;
   if (tls_) {
     auto s = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-        this, beast::ssl_stream<beast::tcp_stream>(std::move(socket), ssl_), PeerName(remote));
+        this, beast::ssl_stream<beast::tcp_stream>(std::move(socket), ssl_), PeerName(remote),
+        reject);
     Register(s.get(), s);
     s->Run();
   } else {
     auto s = std::make_shared<Session<beast::tcp_stream>>(
-        this, beast::tcp_stream(std::move(socket)), PeerName(remote));
+        this, beast::tcp_stream(std::move(socket)), PeerName(remote), reject);
     Register(s.get(), s);
     s->Run();
   }
