@@ -7,7 +7,7 @@
 
 namespace cqmux::gateway {
 
-absl::string_view ConsoleHtml();  // assets/console.html, served at GET /
+absl::string_view ConsoleHtml();  // assets/console.in.html + tutorial values, GET /
 absl::string_view OpenApiJson();  // assets/openapi.json, GET /v1/openapi.json
 
 }  // namespace cqmux::gateway
