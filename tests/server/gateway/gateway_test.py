@@ -253,6 +253,10 @@ class Health(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertTrue(headers["content-type"].startswith("text/html"))
         self.assertIn("cqmux", text)
+        # "Tutorial data" is exactly bench/load/tutorial_values.txt.
+        hex_values = text.split('const TUTORIAL_HEX = "', 1)[1].split('"', 1)[0]
+        self.assertEqual([struct.unpack(">d", bytes.fromhex(hex_values[i:i + 16]))[0]
+                          for i in range(0, len(hex_values), 16)], tutorial_values())
 
 
 # Requests that make each documented operation succeed (or fail in a
