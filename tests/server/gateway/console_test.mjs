@@ -93,6 +93,15 @@ try {
   const error = await first.textContent("#book-error");
   assert.match(error, /^Inserting book 777 failed: A book with id 777 already exists\. Pick another one\./);
   assert.doesNotMatch(error, /[{}]/);
+  // Delete by id; deleting it again is explained in words.
+  await first.fill('#delete-form input[name="id"]', "777");
+  await first.click('#delete-form button[type="submit"]');
+  await first.waitForSelector('#book-rows tr[data-id="777"]', { state: "detached" });
+  await first.fill('#delete-form input[name="id"]', "777");
+  await first.click('#delete-form button[type="submit"]');
+  await first.waitForFunction(() => document.getElementById("book-error").textContent.startsWith("Deleting"));
+  assert.match(await first.textContent("#book-error"),
+    /^Deleting book 777 failed: No book with id 777 was found\. It does not exist \(any more\)\./);
   await second.screenshot({ path: path.join(artifacts, "console-books.png"), fullPage: true });
 
   // ---- Users: create two, look up three (one unknown) from the stream.
