@@ -219,6 +219,9 @@ TEST(StreamRouteTest, FramesMessagesAndTheFinalError) {
                             "{\"result\":{\"id\":7,\"title\":\"\",\"author\":\"\"}}\n",
                             "{\"error\":{\"code\":5,\"message\":\"gone\"}}\n"}));
     }
+    // The source holds its exchange (the CallContext); the gateway's session
+    // drops the source when the stream ends, as this fake must too.
+    exchange->source_.reset();
   }
 }
 
