@@ -221,6 +221,27 @@ ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
           "OpenTelemetry's Prometheus exporters use. A port that cannot be "
           "bound stops the server at startup. Empty: no metrics, and calls are "
           "not counted at all.");
+ABSL_FLAG(std::string, http_listen, "",
+          "Address of the HTTP/JSON gateway and web console, HOST:PORT (e.g. "
+          "0.0.0.0:8080; port 0 picks a free one). Empty (the default): no "
+          "HTTP side, so that several servers on one machine never collide on "
+          "a fixed port. It serves the same services as gRPC in this process "
+          "(README \"HTTP gateway\"), with the same limits, --auth-tokens "
+          "and TLS: with --tls-cert it serves HTTPS only, with the same "
+          "certificate (read at startup: rotating it needs a restart for "
+          "HTTP) and, with --tls-client-ca, needs client certificates too.");
+ABSL_FLAG(int, http_threads, 1,
+          "Event-loop threads of the HTTP gateway. Slow and heavy requests "
+          "(CreateUser, big Detects) never run on them: they go to the "
+          "blocking and compute pools like their gRPC twins.");
+ABSL_FLAG(int64_t, http_max_connections, 10000,
+          "Open HTTP connections (each Server-Sent Events watch holds one); "
+          "a connection beyond that is answered 503 and closed.");
+ABSL_FLAG(absl::Duration, http_idle_timeout, absl::Seconds(60),
+          "An HTTP keep-alive connection without a request for this long is "
+          "closed; also how long a request may take to arrive and an answer "
+          "to be written. Open event streams are not idle: they send a "
+          "comment every 15s.");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level printed: debug, info, warning or error. "
           "debug logs each CreateUser call's metadata (never the password).");
@@ -440,6 +461,19 @@ ServerConfig ParseServerFlags(int argc, char** argv) {
   }
   if (absl::Status tls = ValidateTlsOptions(config.tls); !tls.ok()) {
     Fail(std::string(tls.message()));
+  }
+  config.http.listen = absl::GetFlag(FLAGS_http_listen);
+  config.http.threads = absl::GetFlag(FLAGS_http_threads);
+  if (config.http.threads < 1 || config.http.threads > 64) {
+    Fail("--http-threads must be between 1 and 64");
+  }
+  const int64_t http_connections = absl::GetFlag(FLAGS_http_max_connections);
+  if (http_connections < 1) Fail("--http-max-connections must be at least 1");
+  config.http.max_connections = static_cast<size_t>(http_connections);
+  config.http.idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout);
+  if (config.http.idle_timeout <= absl::ZeroDuration() ||
+      config.http.idle_timeout == absl::InfiniteDuration()) {
+    Fail("--http-idle-timeout must be positive and finite");
   }
   if (const std::string path = absl::GetFlag(FLAGS_auth_tokens); !path.empty()) {
     absl::StatusOr<BearerTokens> tokens = BearerTokens::FromFile(path);

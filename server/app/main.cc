@@ -56,6 +56,12 @@ int main(int argc, char** argv) {
              config.engine.pin_threads ? " (pinned)" : "",
              cqmux::OutliersService::SimdTarget(),
              absl::StrJoin(engine.service_names(), " "));
+  if (cqmux::gateway::HttpGateway* http = (*app)->http_gateway(); http != nullptr) {
+    // Tests started with --http-listen=HOST:0 read the port from this line.
+    cqmux::Log(cqmux::LogLevel::kInfo,
+               "http gateway listening on %s (port %d), %s, %d threads", config.http.listen,
+               http->port(), config.tls.enabled() ? "https" : "http", config.http.threads);
+  }
   // The limits a client can run into, the computed memory quota included.
   cqmux::Log(cqmux::LogLevel::kInfo,
              "limits: requests up to %d bytes (Detect %d), %d streams per "

@@ -63,6 +63,10 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
         config.durability == Durability::kFsync ? "durability fsync" : "durability os",
         books->size(), users->size());
   }
+  // HTTPS with the gRPC side's certificate (and client CA for mTLS).
+  config.http.tls_cert_file = config.tls.cert_file;
+  config.http.tls_key_file = config.tls.key_file;
+  config.http.tls_client_ca_file = config.tls.client_ca_file;
   std::unique_ptr<Metrics> metrics;
   if (!config.metrics_listen.empty()) {
     metrics = std::make_unique<Metrics>();
@@ -82,10 +86,17 @@ ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher,
       books_(BooksOptions{config_.seed_books, config_.watch_backlog, config_.max_books,
                           static_cast<size_t>(config_.engine.max_message_bytes)},
              std::move(books)),
+      writes_(RequireBearerToken(config_.write_tokens)),
       engine_(config_.engine),
       metrics_(std::move(metrics)) {
   SetLogLevel(config_.log_level);
   RegisterServices();
+  if (!config_.http.listen.empty()) {
+    http_gateway_ = std::make_unique<gateway::HttpGateway>(config_.http, HttpRoutes());
+    // Like gRPC: HTTP requests are still taken during the drain delay
+    // (/healthz answers 503 then), no new connections once it is over.
+    engine_.OnShutdown([this] { http_gateway_->StopAccepting(); });
+  }
 }
 
 // One line per method: the RPC, the handler that serves it and, where it
@@ -121,8 +132,8 @@ void ServerApp::RegisterServices() {
       .ClientStreaming(&States::Requeststream_state,
                        bind_front(&StateStreamService::OpenStateStream, &state_stream_));
 
-  // Open to everybody unless --auth-tokens is set.
-  const MethodPolicy writes = RequireBearerToken(config_.write_tokens);
+  // writes_: open to everybody unless --auth-tokens is set.
+  const MethodPolicy& writes = writes_;
   // Raw List: the store's serialized snapshot goes out as it is.
   using Books = books::BookService::WithRawMethod_List<books::BookService::AsyncService>;
   engine_.AddService<books::BookService, Books>()
@@ -161,6 +172,12 @@ absl::Status ServerApp::Start() {
     }
   }
   if (absl::Status started = engine_.Start(); !started.ok()) return started;
+  if (http_gateway_ != nullptr) {
+    if (absl::Status started = http_gateway_->Start(); !started.ok()) {
+      engine_.Shutdown();
+      return started;
+    }
+  }
   if (metrics_ != nullptr) {
     RegisterAppMetrics(*this, *metrics_);
     metrics_->Publish();  // the engine's queues and pools exist now
@@ -173,10 +190,13 @@ absl::Status ServerApp::Start() {
 }
 
 void ServerApp::Shutdown() {
-  // Every call has ended when this returns, so every write a call queued
+  const absl::Time deadline =
+      absl::Now() + config_.engine.drain_delay + config_.engine.shutdown_grace;
+  engine_.Shutdown();
+  if (http_gateway_ != nullptr) http_gateway_->Shutdown(deadline);
+  // Every call, gRPC or HTTP, has ended now, so every write a call queued
   // was answered (its completion woke the call), and none can be queued any
   // more.
-  engine_.Shutdown();
   if (metrics_ != nullptr) metrics_->Stop();
   if (database_ != nullptr && !store_stopped_) {
     store_stopped_ = true;

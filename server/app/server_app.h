@@ -8,6 +8,8 @@
 #include "absl/status/statusor.h"
 #include "server/app/server_config.h"
 #include "server/engine/engine.h"
+#include "server/engine/method_policy.h"
+#include "server/gateway/http_gateway.h"
 #include "server/observability/metrics/metrics.h"
 #include "server/services/books/books_service.h"
 #include "server/services/displacement/displacement_service.h"
@@ -25,11 +27,15 @@ class ServerApp {
   // files that cannot be used).
   static absl::StatusOr<std::unique_ptr<ServerApp>> Create(ServerConfig config);
 
-  // Binds the ports (the metrics listener's first) and starts serving;
-  // every service reports SERVING.
+  // Binds the ports (the metrics listener's first, gRPC, and HTTP unless
+  // config.http.listen is empty) and starts serving; every service reports
+  // SERVING.
   absl::Status Start();
-  // Graceful shutdown (see Engine::Shutdown); health reports NOT_SERVING
-  // first. Once the engine has drained (no call can write any more), the
+  // Graceful shutdown: the engine shuts down (see Engine::Shutdown; health
+  // reports NOT_SERVING first; with its shutdown hooks the HTTP gateway stops
+  // accepting and the books hub's Close ends gRPC and HTTP watches alike; the
+  // pools finish or drop HTTP jobs too), then HTTP requests still open get
+  // what is left of the grace period. Once no call can write any more, the
   // store's writer commits what is queued and stops.
   void Shutdown();
   ~ServerApp();
@@ -45,12 +51,17 @@ class ServerApp {
   HealthService& health() { return health_; }
   // Null unless config.metrics_listen is set.
   Metrics* metrics() { return metrics_.get(); }
+  // Null when the gateway is off.
+  gateway::HttpGateway* http_gateway() { return http_gateway_.get(); }
 
  private:
   ServerApp(ServerConfig config, PasswordHasher hasher,
             std::unique_ptr<SqliteDatabase> database, std::unique_ptr<BookStore> books,
             std::unique_ptr<UserStore> users, std::unique_ptr<Metrics> metrics);
   void RegisterServices();
+  // The HTTP/JSON mapping of every method (http_routes.cc): the same
+  // service objects and policies as RegisterServices.
+  std::vector<gateway::Route> HttpRoutes();
 
   const ServerConfig config_;
   // Before the services: its writer is stopped (in the destructor at the
@@ -64,10 +75,14 @@ class ServerApp {
   BooksService books_;
   OutliersService outliers_;
   bool store_stopped_ = false;
+  // books Insert and Delete, gRPC and HTTP alike: a bearer token when
+  // --auth-tokens is set.
+  const MethodPolicy writes_;
   Engine engine_;  // destroyed before the services it calls
   // After the engine: its listener stops first, while everything its
   // callbacks read (engine, services, stores) still exists.
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<gateway::HttpGateway> http_gateway_;  // destroyed first
 };
 
 }  // namespace cqmux

@@ -9,6 +9,7 @@
 
 #include "server/common/log.h"
 #include "server/engine/engine.h"
+#include "server/gateway/http_gateway.h"
 #include "server/security/bearer_tokens.h"
 #include "server/security/tls.h"
 #include "server/storage/sqlite/sqlite_database.h"
@@ -21,6 +22,9 @@ struct ServerConfig {
   // engine.credentials is made from `tls` by ServerApp::Create unless set.
   EngineOptions engine;
   TlsOptions tls;
+  // The HTTP/JSON gateway and console; http.listen "" = off. Its TLS files
+  // are taken from `tls` by ServerApp::Create (one certificate for both).
+  gateway::HttpGatewayOptions http;
   // Set: books Insert and Delete need one of these bearer tokens.
   std::shared_ptr<const BearerTokens> write_tokens;
   // pb.Outliers/Detect's request limit; every other method has

@@ -1,5 +1,6 @@
 // What a handler may know about the call it serves, without seeing the
-// completion-queue machinery: client metadata, the peer, cancellation; and
+// completion-queue machinery (a gRPC call, or through CallBacking an HTTP
+// request of server/gateway): client metadata, the peer, cancellation; and
 // the one thing it may tell observers: events (e.g. "Data in", len=5).
 #ifndef CQMUX_SERVER_ENGINE_CALL_CONTEXT_H_
 #define CQMUX_SERVER_ENGINE_CALL_CONTEXT_H_
@@ -15,6 +16,21 @@
 
 namespace cqmux {
 
+// A call that is not a gRPC call (an HTTP request served by server/gateway):
+// whoever serves it provides what CallContext would otherwise read from the
+// grpc::ServerContext. Any thread may call these while the call is open.
+class CallBacking {
+ public:
+  // The first value of header/metadata `key` (lower case), or "".
+  virtual absl::string_view Metadata(absl::string_view key) const = 0;
+  virtual std::string Peer() const = 0;
+  // False once the caller went away or its deadline passed.
+  virtual bool Wanted() const = 0;
+
+ protected:
+  ~CallBacking() = default;
+};
+
 class CallContext {
  public:
   // A context with no call behind it, for handler unit tests.
@@ -26,6 +42,11 @@ class CallContext {
                        const std::atomic<bool>* cancelled = nullptr,
                        CallEventSink* events = nullptr)
       : context_(context), cancelled_(cancelled), events_(events) {}
+  // A call served by something other than gRPC. The gRPC path above never
+  // touches `backing_`: its cost stays one null check in the rare accessors.
+  explicit CallContext(const CallBacking* backing,
+                       CallEventSink* events = nullptr)
+      : backing_(backing), events_(events) {}
 
   // The first value the client sent for `key` (lower case), or "".
   absl::string_view Metadata(absl::string_view key) const;
@@ -55,6 +76,7 @@ class CallContext {
  private:
   const grpc::ServerContext* context_ = nullptr;
   const std::atomic<bool>* cancelled_ = nullptr;
+  const CallBacking* backing_ = nullptr;
   CallEventSink* events_ = nullptr;
 };
 

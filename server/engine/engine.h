@@ -299,6 +299,13 @@ class Engine {
   BlockingPool* blocking_pool_for_testing() { return blocking_pool_.get(); }
   BlockingPool* compute_pool_for_testing() { return compute_pool_.get(); }
 
+  // The pools themselves, created on first use. Call before Start() (while
+  // wiring: creation is not thread-safe). The HTTP gateway hands its slow
+  // and heavy requests to these same bounded pools, so limits and shutdown
+  // (DropFrom, DropQueued, Drain in Shutdown()) cover them too.
+  BlockingPool* blocking_pool();
+  BlockingPool* compute_pool();
+
  private:
   template <class Service>
   friend class ServiceBinding;
@@ -314,8 +321,6 @@ class Engine {
   // method's request limit resolved against the server-wide one.
   absl::Status CheckBindings() const;
   int ResolveMessageLimits();
-  BlockingPool* blocking_pool();
-  BlockingPool* compute_pool();
 
   struct RegisteredService {
     std::string name;

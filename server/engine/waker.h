@@ -20,13 +20,25 @@ namespace cqmux {
 
 class Queue;
 
-class WakeLink {
+// Whatever a Waker wakes: a gRPC call's WakeLink, or (server/gateway) an
+// HTTP connection's stream. Wake() may be called from any thread, also after
+// the call is over (it then does nothing).
+class WakeTarget {
+ public:
+  virtual void Wake() = 0;
+
+ protected:
+  ~WakeTarget() = default;
+};
+
+// `final`: calls through a WakeLink itself (the engine's) are direct.
+class WakeLink final : public WakeTarget {
  public:
   WakeLink(Queue* queue, EventHandler* target, uint8_t event);
 
   // Any thread. Sets the alarm unless one is already pending, the call has
   // detached, or the queue is closed.
-  void Wake();
+  void Wake() override;
 
   // Queue thread, when the alarm event arrives: allows the next alarm.
   void OnAlarm();
@@ -48,13 +60,14 @@ class WakeLink {
 class Waker {
  public:
   Waker() = default;
-  explicit Waker(std::shared_ptr<WakeLink> link) : link_(std::move(link)) {}
+  explicit Waker(std::shared_ptr<WakeTarget> target)
+      : target_(std::move(target)) {}
   void Wake() const {
-    if (link_) link_->Wake();
+    if (target_) target_->Wake();
   }
 
  private:
-  std::shared_ptr<WakeLink> link_;
+  std::shared_ptr<WakeTarget> target_;
 };
 
 }  // namespace cqmux

@@ -2,10 +2,11 @@
 README cannot drift from what the tools do. (Its "Server flags" block is
 checked against --help by ServerBinaryTest.ReadmeShowsTheHelpVerbatim.)
 
-Every ```sh block of the sections "Calling it" and "Load testing and
-benchmarks" runs, line by line, in order, as a newcomer would paste it, with
+Every ```sh block of the sections "Calling it", "Load testing and
+benchmarks" and "HTTP gateway and web console" runs, line by line, in order, as a newcomer would paste it, with
 `localhost:50051` pointing at a server started for this test (literally in
-the commands, and through CQMUX_TARGET for the CLI's default) and build/
+the commands, and through CQMUX_TARGET for the CLI's default), `localhost:8080`
+at its HTTP gateway, and build/
 meaning the build under test (CQMUX_BUILD_DIR; build/venv is CQMUX_VENV,
 which a sanitizer build shares with the release build); build/bin is on PATH,
 as the README asks, and so is the go command (CQMUX_GO) with the build's Go
@@ -22,6 +23,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "interop"))
@@ -31,7 +33,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 BUILD = os.path.abspath(os.environ["CQMUX_BUILD_DIR"])
 VENV = os.path.abspath(os.environ["CQMUX_VENV"])
 GO_BIN_DIR = os.path.dirname(os.environ["CQMUX_GO"])
-SECTIONS = ("## Calling it", "## Load testing and benchmarks")
+SECTIONS = ("## Calling it", "## Load testing and benchmarks", "## HTTP gateway and web console")
 SKIP = re.compile(r"<!-- readme-test: skip \((.+)\) -->")
 LINE_TIMEOUT_S = 300
 
@@ -83,6 +85,17 @@ def split_comment(line):
     return line.rstrip(), ""
 
 
+def http_port(server):
+    """The HTTP gateway's port, from the server's log line (polled, bounded)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        m = re.search(r"http gateway listening on \S+ \(port (\d+)\)", server.log())
+        if m:
+            return int(m.group(1))
+        time.sleep(0.01)
+    raise RuntimeError("no HTTP port in the server log:\n" + server.log())
+
+
 class ReadmeExamples(unittest.TestCase):
     def test_every_example_command(self):
         blocks = readme_blocks()
@@ -90,8 +103,9 @@ class ReadmeExamples(unittest.TestCase):
         env = dict(os.environ, PATH=os.pathsep.join([os.path.join(BUILD, "bin"), GO_BIN_DIR,
                                                      os.environ["PATH"]]))
         ran = 0
-        with cqmux_server.Server() as server:
+        with cqmux_server.Server(["--http-listen=127.0.0.1:0"]) as server:
             env["CQMUX_TARGET"] = server.target
+            self.http_target = "127.0.0.1:%d" % http_port(server)
             for section, lines in blocks:
                 cwd = REPO
                 background = []
@@ -104,7 +118,8 @@ class ReadmeExamples(unittest.TestCase):
         print("README: %d example commands ran" % ran)
 
     def run_line(self, command, comment, cwd, env, server, background):
-        shell = command.replace("localhost:50051", server.target)
+        shell = command.replace("localhost:50051", server.target).replace(
+            "localhost:8080", self.http_target)
         for prefix, path in (("build/venv/", VENV + "/"), ("build/", BUILD + "/")):
             shell = re.sub(r"(^|[\s|])" + prefix, lambda m: m.group(1) + path, shell)
         if shell.startswith("cd "):
