@@ -192,6 +192,21 @@ ABSL_FLAG(int, max_metadata_bytes, 8 << 10,
           "Largest request metadata (HTTP/2 header list) in bytes; gRPC "
           "rejects larger requests. This is gRPC's own default, made "
           "explicit: it bounds client-chosen values such as CreateUser's ip.");
+ABSL_FLAG(std::string, otlp_endpoint, "",
+          "Send a trace span of every sampled call to this OpenTelemetry "
+          "collector over OTLP/gRPC: HOST:PORT or http://HOST:PORT (a "
+          "collector's or Jaeger's OTLP/gRPC port is usually 4317; plaintext "
+          "only). Empty: tracing off, at no cost. Spans are sent in batches "
+          "from a background thread; when the collector is slow or down they "
+          "are dropped (and counted), never waited for.");
+ABSL_FLAG(std::string, service_name, "cqmux",
+          "The service.name of the spans' resource, which tracing backends "
+          "list traces by (with --otlp-endpoint).");
+ABSL_FLAG(double, trace_sample_ratio, 1.0,
+          "Share of calls without a trace parent that are traced, 0 to 1 "
+          "(OpenTelemetry's TraceIdRatioBased: decided from the trace id). A "
+          "call whose client sent a parent (traceparent or grpc-trace-bin) "
+          "follows the parent's sampled flag instead (with --otlp-endpoint).");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level printed: debug, info, warning or error. "
           "debug logs each CreateUser call's metadata (never the password).");
@@ -379,6 +394,13 @@ ServerConfig ParseServerFlags(int argc, char** argv) {
   config.max_books = static_cast<size_t>(max_books);
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
     Fail("--log-level must be debug, info, warning or error");
+  }
+  config.tracing.otlp_endpoint = absl::GetFlag(FLAGS_otlp_endpoint);
+  config.tracing.service_name = absl::GetFlag(FLAGS_service_name);
+  if (config.tracing.service_name.empty()) Fail("--service-name must not be empty");
+  config.tracing.sample_ratio = absl::GetFlag(FLAGS_trace_sample_ratio);
+  if (!(config.tracing.sample_ratio >= 0 && config.tracing.sample_ratio <= 1)) {
+    Fail("--trace-sample-ratio must be between 0 and 1");
   }
   config.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
   config.tls.key_file = absl::GetFlag(FLAGS_tls_key);

@@ -1,6 +1,7 @@
 // Service construction and the method table; see server_app.h.
 #include "server/app/server_app.h"
 
+#include <algorithm>
 #include <functional>
 #include <utility>
 
@@ -11,6 +12,8 @@
 #include "request_streaming.grpc.pb.h"
 #include "unary.grpc.pb.h"
 #include "users.grpc.pb.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 // users.proto declares only the Users service (its messages live in
 // users_types.proto), so no code refers to users.pb.cc and the linker leaves
@@ -33,16 +36,28 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
     if (!credentials.ok()) return credentials.status();
     config.engine.credentials = *std::move(credentials);
   }
-  return std::unique_ptr<ServerApp>(new ServerApp(std::move(config), *hasher));
+  // Tracing off installs nothing: the engine's calls then pay one null check.
+  std::shared_ptr<tracing::Tracer> tracer;
+  if (!config.tracing.otlp_endpoint.empty()) {
+    absl::StatusOr<std::shared_ptr<tracing::Tracer>> made =
+        tracing::MakeOtlpTracer(config.tracing);
+    if (!made.ok()) return made.status();
+    tracer = *std::move(made);
+    config.engine.observers.push_back(tracer);
+  }
+  return std::unique_ptr<ServerApp>(
+      new ServerApp(std::move(config), *hasher, std::move(tracer)));
 }
 
-ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher)
+ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher,
+                     std::shared_ptr<tracing::Tracer> tracer)
     : config_(std::move(config)),
       users_(hasher, config_.max_users),
       // List has the default message limit, so the store is bounded by it.
       books_(BooksOptions{config_.seed_books, config_.watch_backlog,
                           config_.max_books,
                           static_cast<size_t>(config_.engine.max_message_bytes)}),
+      tracer_(std::move(tracer)),
       engine_(config_.engine) {
   SetLogLevel(config_.log_level);
   RegisterServices();
@@ -98,7 +113,9 @@ void ServerApp::RegisterServices() {
   engine_.AddService<pb::Outliers, RawOutliers>()
       .ComputeUnary(&RawOutliers::RequestDetect,
                     [this](const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
-                           const CallContext&) { return outliers_.Detect(request, response); },
+                           const CallContext& call) {
+                      return outliers_.Detect(request, response, call);
+                    },
                     [limit = config_.detect_offload_bytes](const grpc::ByteBuffer& request) {
                       return request.Length() > limit;
                     })
@@ -114,6 +131,16 @@ absl::Status ServerApp::Start() {
   return absl::OkStatus();
 }
 
-void ServerApp::Shutdown() { engine_.Shutdown(); }
+void ServerApp::Shutdown() {
+  const absl::Time started = absl::Now();
+  engine_.Shutdown();
+  if (tracer_ != nullptr) {
+    // The grace period bounds the flush too, but a server whose calls took
+    // all of it still gets a moment to send the spans of those calls.
+    const absl::Time grace_end =
+        started + config_.engine.drain_delay + config_.engine.shutdown_grace;
+    tracer_->Shutdown(std::max(grace_end, absl::Now() + absl::Seconds(1)));
+  }
+}
 
 }  // namespace cqmux

@@ -8,6 +8,7 @@
 #include "absl/status/statusor.h"
 #include "server/app/server_config.h"
 #include "server/engine/engine.h"
+#include "server/observability/tracing/tracer.h"
 #include "server/services/books/books_service.h"
 #include "server/services/displacement/displacement_service.h"
 #include "server/services/fetch/fetch_service.h"
@@ -26,6 +27,8 @@ class ServerApp {
   // Binds the ports and starts serving; every service reports SERVING.
   absl::Status Start();
   // Graceful shutdown (see Engine::Shutdown); health reports NOT_SERVING first.
+  // Then the spans still queued are exported, within --shutdown-grace (at
+  // least one second after the engine stopped).
   void Shutdown();
 
   Engine& engine() { return engine_; }
@@ -34,9 +37,13 @@ class ServerApp {
   BooksService& books() { return books_; }
   StateStreamService& state_stream() { return state_stream_; }
   HealthService& health() { return health_; }
+  // The tracer when --otlp-endpoint is set, else null (e.g. for metrics of
+  // spans exported and dropped).
+  tracing::Tracer* tracer() { return tracer_.get(); }
 
  private:
-  ServerApp(ServerConfig config, PasswordHasher hasher);
+  ServerApp(ServerConfig config, PasswordHasher hasher,
+            std::shared_ptr<tracing::Tracer> tracer);
   void RegisterServices();
 
   const ServerConfig config_;
@@ -47,6 +54,8 @@ class ServerApp {
   StateStreamService state_stream_;
   BooksService books_;
   OutliersService outliers_;
+  // Before engine_: the engine (its queue threads) is gone before the tracer.
+  std::shared_ptr<tracing::Tracer> tracer_;
   Engine engine_;  // last: destroyed first, while the services still exist
 };
 

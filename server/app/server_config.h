@@ -9,6 +9,7 @@
 
 #include "server/common/log.h"
 #include "server/engine/engine.h"
+#include "server/observability/tracing/tracing.h"
 #include "server/security/bearer_tokens.h"
 #include "server/security/tls.h"
 
@@ -32,6 +33,8 @@ struct ServerConfig {
   // Detect requests larger than this (serialized bytes) are served on the
   // compute pool instead of a queue thread.
   size_t detect_offload_bytes = 256 << 10;
+  // Traces: off (no observer installed) while tracing.otlp_endpoint is empty.
+  tracing::TracingOptions tracing;
 };
 
 }  // namespace cqmux
