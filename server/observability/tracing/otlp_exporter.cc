@@ -6,6 +6,7 @@
 #include <grpcpp/client_context.h>
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <google/protobuf/arena.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -23,14 +24,14 @@ namespace otlp_trace = opentelemetry::proto::trace::v1;
 template <class Message>
 void AddString(Message* m, absl::string_view key, absl::string_view value) {
   otlp_common::KeyValue* kv = m->add_attributes();
-  kv->set_key(std::string(key));
-  kv->mutable_value()->set_string_value(std::string(value));
+  kv->set_key(key.data(), key.size());
+  kv->mutable_value()->set_string_value(value.data(), value.size());
 }
 
 template <class Message>
 void AddInt(Message* m, absl::string_view key, int64_t value) {
   otlp_common::KeyValue* kv = m->add_attributes();
-  kv->set_key(std::string(key));
+  kv->set_key(key.data(), key.size());
   kv->mutable_value()->set_int_value(value);
 }
 
@@ -90,15 +91,24 @@ class OtlpGrpcExporter final : public SpanExporter {
             grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))) {}
 
   absl::Status Export(const std::vector<SpanData>& spans, absl::Time deadline) override {
-    otlp_collector::ExportTraceServiceRequest request;
-    EncodeExportRequest(resource_, spans, &request);
+    // The batch's ~15 messages per span live in an arena whose first block
+    // is reused from batch to batch: building and freeing the request costs
+    // no malloc/free per message, which matters because the export thread
+    // shares the server's CPUs.
+    google::protobuf::ArenaOptions options;
+    options.initial_block = arena_block_.data();
+    options.initial_block_size = arena_block_.size();
+    google::protobuf::Arena arena(options);
+    auto* request =
+        google::protobuf::Arena::CreateMessage<otlp_collector::ExportTraceServiceRequest>(&arena);
+    EncodeExportRequest(resource_, spans, request);
     otlp_collector::ExportTraceServiceResponse response;
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(deadline));
     // No wait_for_ready: with the collector down a batch fails at once
     // (counted, dropped) instead of holding the export thread, and shutdown
     // is not held up by a receiver that is not there.
-    const grpc::Status status = stub_->Export(&context, request, &response);
+    const grpc::Status status = stub_->Export(&context, *request, &response);
     if (!status.ok()) {
       return absl::UnavailableError(absl::StrCat(
           "OTLP Export: ", status.error_code(), " ", status.error_message()));
@@ -115,6 +125,8 @@ class OtlpGrpcExporter final : public SpanExporter {
  private:
   const ResourceInfo resource_;
   const std::unique_ptr<otlp_collector::TraceService::Stub> stub_;
+  // Enough for a full batch of 512 typical spans (~600 bytes each).
+  std::vector<char> arena_block_ = std::vector<char>(size_t{512} << 10);
 };
 
 }  // namespace
