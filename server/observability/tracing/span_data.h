@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "server/engine/method_info.h"
 #include "server/observability/tracing/trace_context.h"
 
@@ -22,10 +23,12 @@ struct MethodNames {
   MethodKind kind = MethodKind::kUnary;
 };
 
+// Inline storage for the common case (an event or two, two attributes
+// each): no allocation per event on the queue thread.
 struct SpanEvent {
   int64_t time_ns = 0;
   std::string name;
-  std::vector<std::pair<std::string, int64_t>> attributes;
+  absl::InlinedVector<std::pair<std::string, int64_t>, 2> attributes;
 };
 
 struct SpanData {
@@ -45,7 +48,7 @@ struct SpanData {
   // From the call's :authority; port 0 = none given.
   std::string server_address;
   int server_port = 0;
-  std::vector<SpanEvent> events;
+  absl::InlinedVector<SpanEvent, 2> events;
   uint32_t dropped_events = 0;
 };
 

@@ -213,6 +213,10 @@ void Tracer::Enqueue(SpanData&& span) {
     return;
   }
   queued_.push_back(std::move(span));
+  // A CondVar, not an Await(Condition): a mutex with a conditional waiter
+  // makes every unlock evaluate the condition; this way a queue thread's
+  // unlock stays the fast path and signals only when a batch is full.
+  if (queued_.size() >= std::max<size_t>(1, options_.max_batch_spans)) ready_.Signal();
 }
 
 void Tracer::ExportLoop() {
@@ -223,10 +227,10 @@ void Tracer::ExportLoop() {
     bool stopping;
     {
       absl::MutexLock lock(&mu_);
-      auto ready = [this, max_batch]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stopping_ || queued_.size() >= max_batch;
-      };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), options_.batch_delay);
+      const absl::Time wake = absl::Now() + options_.batch_delay;
+      while (!stopping_ && queued_.size() < max_batch) {
+        if (ready_.WaitWithDeadline(&mu_, wake)) break;  // timed out
+      }
       stopping = stopping_;
       if (stopping && (queued_.empty() || absl::Now() >= flush_deadline_)) {
         dropped_.fetch_add(static_cast<int64_t>(queued_.size()), std::memory_order_relaxed);
@@ -277,6 +281,7 @@ void Tracer::Shutdown(absl::Time deadline) {
       absl::MutexLock lock(&mu_);
       stopping_ = true;
       flush_deadline_ = deadline;
+      ready_.Signal();
     }
     thread_.join();
   });

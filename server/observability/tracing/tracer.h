@@ -90,6 +90,7 @@ class Tracer final : public CallObserver {
 
   absl::Mutex mu_;
   std::vector<SpanData> queued_ ABSL_GUARDED_BY(mu_);
+  absl::CondVar ready_;  // a full batch, or stopping_
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time flush_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 
