@@ -90,6 +90,19 @@ void RegisterAppMetrics(ServerApp& app, Metrics& metrics) {
         "writer committed: writes_total / commits_total is writes per fsync.",
         [database] { return static_cast<double>(database->commits()); });
   }
+  if (const tracing::Tracer* tracer = app.tracer(); tracer != nullptr) {
+    metrics.AddCounterCallback(
+        "cqmux_trace_spans_exported_total", "Spans the OTLP collector accepted.",
+        [tracer] { return static_cast<double>(tracer->spans_exported()); });
+    metrics.AddCounterCallback(
+        "cqmux_trace_spans_dropped_total",
+        "Spans dropped: the export queue was full, an export failed, or the "
+        "shutdown flush ran out of time.",
+        [tracer] { return static_cast<double>(tracer->spans_dropped()); });
+    metrics.AddCounterCallback(
+        "cqmux_trace_export_failures_total", "OTLP export calls that failed.",
+        [tracer] { return static_cast<double>(tracer->export_failures()); });
+  }
   metrics.AddCounterCallback(
       "cqmux_coalesced_writes_total",
       "Socket writes gRPC made that --coalesce-writes buffered instead of "

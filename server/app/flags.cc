@@ -242,6 +242,21 @@ ABSL_FLAG(absl::Duration, http_idle_timeout, absl::Seconds(60),
           "closed; also how long a request may take to arrive and an answer "
           "to be written. Open event streams are not idle: they send a "
           "comment every 15s.");
+ABSL_FLAG(std::string, otlp_endpoint, "",
+          "Send a trace span of every sampled call to this OpenTelemetry "
+          "collector over OTLP/gRPC: HOST:PORT or http://HOST:PORT (a "
+          "collector's or Jaeger's OTLP/gRPC port is usually 4317; plaintext "
+          "only). Empty: tracing off, at no cost. Spans are sent in batches "
+          "from a background thread; when the collector is slow or down they "
+          "are dropped (and counted), never waited for.");
+ABSL_FLAG(std::string, service_name, "cqmux",
+          "The service.name of the spans' resource, which tracing backends "
+          "list traces by (with --otlp-endpoint).");
+ABSL_FLAG(double, trace_sample_ratio, 1.0,
+          "Share of calls without a trace parent that are traced, 0 to 1 "
+          "(OpenTelemetry's TraceIdRatioBased: decided from the trace id). A "
+          "call whose client sent a parent (W3C traceparent) follows the "
+          "parent's sampled flag instead (with --otlp-endpoint).");
 ABSL_FLAG(std::string, log_level, "info",
           "Least severe log level printed: debug, info, warning or error. "
           "debug logs each CreateUser call's metadata (never the password).");
@@ -451,6 +466,13 @@ ServerConfig ParseServerFlags(int argc, char** argv) {
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   if (!ParseLogLevel(absl::GetFlag(FLAGS_log_level), &config.log_level)) {
     Fail("--log-level must be debug, info, warning or error");
+  }
+  config.tracing.otlp_endpoint = absl::GetFlag(FLAGS_otlp_endpoint);
+  config.tracing.service_name = absl::GetFlag(FLAGS_service_name);
+  if (config.tracing.service_name.empty()) Fail("--service-name must not be empty");
+  config.tracing.sample_ratio = absl::GetFlag(FLAGS_trace_sample_ratio);
+  if (!(config.tracing.sample_ratio >= 0 && config.tracing.sample_ratio <= 1)) {
+    Fail("--trace-sample-ratio must be between 0 and 1");
   }
   config.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
   config.tls.key_file = absl::GetFlag(FLAGS_tls_key);

@@ -84,6 +84,12 @@ int main(int argc, char** argv) {
   } else {
     cqmux::Log(cqmux::LogLevel::kInfo, "metrics off (--metrics-listen is empty)");
   }
+  if (!config.tracing.otlp_endpoint.empty()) {
+    cqmux::Log(cqmux::LogLevel::kInfo,
+               "tracing: OTLP/gRPC to %s, service.name %s, sample ratio %g of root calls",
+               config.tracing.otlp_endpoint, config.tracing.service_name,
+               config.tracing.sample_ratio);
+  }
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -103,6 +109,10 @@ int main(int argc, char** argv) {
     }
   });
   (*app)->Shutdown();
+  if (const cqmux::tracing::Tracer* tracer = (*app)->tracer(); tracer != nullptr) {
+    cqmux::Log(cqmux::LogLevel::kInfo, "traces: %d spans exported, %d dropped",
+               tracer->spans_exported(), tracer->spans_dropped());
+  }
   done = true;
   second_signal.join();
   cqmux::Log(cqmux::LogLevel::kInfo, "shutdown complete");

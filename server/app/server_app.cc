@@ -1,6 +1,7 @@
 // Service construction and the method table; see server_app.h.
 #include "server/app/server_app.h"
 
+#include <algorithm>
 #include <functional>
 #include <utility>
 
@@ -15,6 +16,8 @@
 #include "server/storage/sqlite/sqlite_user_store.h"
 #include "unary.grpc.pb.h"
 #include "users.grpc.pb.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 // users.proto declares only the Users service (its messages live in
 // users_types.proto), so no code refers to users.pb.cc and the linker leaves
@@ -67,6 +70,15 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
   config.http.tls_cert_file = config.tls.cert_file;
   config.http.tls_key_file = config.tls.key_file;
   config.http.tls_client_ca_file = config.tls.client_ca_file;
+  // Tracing off installs nothing: the engine's calls then pay one null check.
+  std::shared_ptr<tracing::Tracer> tracer;
+  if (!config.tracing.otlp_endpoint.empty()) {
+    absl::StatusOr<std::shared_ptr<tracing::Tracer>> made =
+        tracing::MakeOtlpTracer(config.tracing);
+    if (!made.ok()) return made.status();
+    tracer = *std::move(made);
+    config.engine.observers.push_back(tracer);
+  }
   std::unique_ptr<Metrics> metrics;
   if (!config.metrics_listen.empty()) {
     metrics = std::make_unique<Metrics>();
@@ -74,12 +86,14 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
   }
   return std::unique_ptr<ServerApp>(new ServerApp(std::move(config), *hasher,
                                                   std::move(database), std::move(books),
-                                                  std::move(users), std::move(metrics)));
+                                                  std::move(users), std::move(tracer),
+                                                  std::move(metrics)));
 }
 
 ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher,
                      std::unique_ptr<SqliteDatabase> database, std::unique_ptr<BookStore> books,
-                     std::unique_ptr<UserStore> users, std::unique_ptr<Metrics> metrics)
+                     std::unique_ptr<UserStore> users, std::shared_ptr<tracing::Tracer> tracer,
+                     std::unique_ptr<Metrics> metrics)
     : config_(std::move(config)),
       database_(std::move(database)),
       users_(hasher, std::move(users)),
@@ -87,6 +101,7 @@ ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher,
                           static_cast<size_t>(config_.engine.max_message_bytes)},
              std::move(books)),
       writes_(RequireBearerToken(config_.write_tokens)),
+      tracer_(std::move(tracer)),
       engine_(config_.engine),
       metrics_(std::move(metrics)) {
   SetLogLevel(config_.log_level);
@@ -155,7 +170,9 @@ void ServerApp::RegisterServices() {
   engine_.AddService<pb::Outliers, RawOutliers>()
       .ComputeUnary(&RawOutliers::RequestDetect,
                     [this](const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
-                           const CallContext&) { return outliers_.Detect(request, response); },
+                           const CallContext& call) {
+                      return outliers_.Detect(request, response, call);
+                    },
                     [limit = config_.detect_offload_bytes](const grpc::ByteBuffer& request) {
                       return request.Length() > limit;
                     })
@@ -190,10 +207,15 @@ absl::Status ServerApp::Start() {
 }
 
 void ServerApp::Shutdown() {
-  const absl::Time deadline =
+  const absl::Time grace_end =
       absl::Now() + config_.engine.drain_delay + config_.engine.shutdown_grace;
   engine_.Shutdown();
-  if (http_gateway_ != nullptr) http_gateway_->Shutdown(deadline);
+  if (http_gateway_ != nullptr) http_gateway_->Shutdown(grace_end);
+  if (tracer_ != nullptr) {
+    // The grace period bounds the flush too, but a server whose calls took
+    // all of it still gets a moment to send the spans of those calls.
+    tracer_->Shutdown(std::max(grace_end, absl::Now() + absl::Seconds(1)));
+  }
   // Every call, gRPC or HTTP, has ended now, so every write a call queued
   // was answered (its completion woke the call), and none can be queued any
   // more.

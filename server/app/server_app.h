@@ -11,6 +11,7 @@
 #include "server/engine/method_policy.h"
 #include "server/gateway/http_gateway.h"
 #include "server/observability/metrics/metrics.h"
+#include "server/observability/tracing/tracer.h"
 #include "server/services/books/books_service.h"
 #include "server/services/displacement/displacement_service.h"
 #include "server/services/fetch/fetch_service.h"
@@ -37,6 +38,8 @@ class ServerApp {
   // pools finish or drop HTTP jobs too), then HTTP requests still open get
   // what is left of the grace period. Once no call can write any more, the
   // store's writer commits what is queued and stops.
+  // Then the spans still queued are exported, within --shutdown-grace (at
+  // least one second after the engine stopped).
   void Shutdown();
   ~ServerApp();
 
@@ -53,11 +56,15 @@ class ServerApp {
   Metrics* metrics() { return metrics_.get(); }
   // Null when the gateway is off.
   gateway::HttpGateway* http_gateway() { return http_gateway_.get(); }
+  // The tracer when --otlp-endpoint is set, else null (e.g. for metrics of
+  // spans exported and dropped).
+  tracing::Tracer* tracer() { return tracer_.get(); }
 
  private:
   ServerApp(ServerConfig config, PasswordHasher hasher,
             std::unique_ptr<SqliteDatabase> database, std::unique_ptr<BookStore> books,
-            std::unique_ptr<UserStore> users, std::unique_ptr<Metrics> metrics);
+            std::unique_ptr<UserStore> users, std::shared_ptr<tracing::Tracer> tracer,
+            std::unique_ptr<Metrics> metrics);
   void RegisterServices();
   // The HTTP/JSON mapping of every method (http_routes.cc): the same
   // service objects and policies as RegisterServices.
@@ -78,6 +85,8 @@ class ServerApp {
   // books Insert and Delete, gRPC and HTTP alike: a bearer token when
   // --auth-tokens is set.
   const MethodPolicy writes_;
+  // Before engine_: the engine (its queue threads) is gone before the tracer.
+  std::shared_ptr<tracing::Tracer> tracer_;
   Engine engine_;  // destroyed before the services it calls
   // After the engine: its listener stops first, while everything its
   // callbacks read (engine, services, stores) still exists.

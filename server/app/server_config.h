@@ -10,6 +10,7 @@
 #include "server/common/log.h"
 #include "server/engine/engine.h"
 #include "server/gateway/http_gateway.h"
+#include "server/observability/tracing/tracing.h"
 #include "server/security/bearer_tokens.h"
 #include "server/security/tls.h"
 #include "server/storage/sqlite/sqlite_database.h"
@@ -48,6 +49,8 @@ struct ServerConfig {
   // Admin listener serving Prometheus metrics at /metrics (HOST:PORT, port 0
   // picks a free one). Empty: no metrics at all, calls are not observed.
   std::string metrics_listen;
+  // Traces: off (no observer installed) while tracing.otlp_endpoint is empty.
+  tracing::TracingOptions tracing;
 };
 
 }  // namespace cqmux

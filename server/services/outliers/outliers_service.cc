@@ -77,7 +77,7 @@ grpc::ByteBuffer EncodeOutliersResponse(const int64_t* indices, size_t count) {
 namespace {
 
 grpc::Status DetectOn(absl::string_view bytes, Scratch& scratch,
-                      grpc::ByteBuffer* response) {
+                      grpc::ByteBuffer* response, const CallContext& call) {
   absl::Status st = outliers::DecodeOutliersRequest(bytes, &scratch.values);
   if (!st.ok()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -90,6 +90,8 @@ grpc::Status DetectOn(absl::string_view bytes, Scratch& scratch,
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("metrics: ", st.message()));
   }
+  call.AddEvent("outliers", {{"metrics", static_cast<int64_t>(scratch.values.size())},
+                             {"outliers", static_cast<int64_t>(scratch.indices.size())}});
   *response =
       EncodeOutliersResponse(scratch.indices.data(), scratch.indices.size());
   return grpc::Status::OK;
@@ -98,19 +100,20 @@ grpc::Status DetectOn(absl::string_view bytes, Scratch& scratch,
 }  // namespace
 
 grpc::Status OutliersService::Detect(const grpc::ByteBuffer& request,
-                                     grpc::ByteBuffer* response) const {
+                                     grpc::ByteBuffer* response,
+                                     const CallContext& call) const {
   Scratch& scratch = ThreadScratch();
   grpc::Status status;
   grpc::Slice slice;
   if (!request.Valid() || request.Length() == 0) {
-    status = DetectOn(absl::string_view(), scratch, response);
+    status = DetectOn(absl::string_view(), scratch, response, call);
   } else if (request.TrySingleSlice(&slice).ok() ||
              request.DumpToSingleSlice(&slice).ok()) {
     // One slice is read in place; a multi-slice message is copied once.
     status = DetectOn(
         absl::string_view(reinterpret_cast<const char*>(slice.begin()),
                           slice.size()),
-        scratch, response);
+        scratch, response, call);
   } else {
     status = grpc::Status(grpc::StatusCode::INTERNAL,
                           "cannot read the request bytes");

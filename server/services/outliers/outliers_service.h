@@ -11,6 +11,8 @@
 #include <grpcpp/support/byte_buffer.h>
 #include <grpcpp/support/status.h>
 
+#include "server/engine/call_context.h"
+
 namespace cqmux {
 
 class OutliersService {
@@ -21,9 +23,10 @@ class OutliersService {
   // pb.OutliersResponse with the indices of the values farther than two
   // population standard deviations from the mean, exactly as numpy computes
   // them. Malformed bytes or a NaN/Inf value give INVALID_ARGUMENT (the
-  // latter naming the first bad index). Thread-safe.
-  grpc::Status Detect(const grpc::ByteBuffer& request,
-                      grpc::ByteBuffer* response) const;
+  // latter naming the first bad index). Thread-safe. A traced call gets the
+  // event "outliers" with the number of metrics and of outliers.
+  grpc::Status Detect(const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
+                      const CallContext& call = CallContext()) const;
 
   // The SIMD target the detector dispatches to on this CPU, for the log.
   static std::string SimdTarget();

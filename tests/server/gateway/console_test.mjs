@@ -26,7 +26,8 @@ mkdirSync(artifacts, { recursive: true });
 // logs the gateway's port.
 function startServer() {
   const proc = spawn(process.env.CQMUX_SERVER,
-    ["--listen=127.0.0.1:0", "--http-listen=127.0.0.1:0", "--password-hash=min", "--threads=2"],
+    ["--listen=127.0.0.1:0", "--store=memory", "--metrics-listen=", "--http-listen=127.0.0.1:0",
+     "--password-hash=min", "--threads=2"],
     { stdio: ["ignore", "ignore", "pipe"] });
   let log = "";
   const ready = new Promise((resolve, reject) => {
