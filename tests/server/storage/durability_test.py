@@ -14,6 +14,10 @@
   test (it must run as root, and fails loudly otherwise): inserts and user
   creation fail with RESOURCE_EXHAUSTED, reads keep working, and once space
   is freed writes work again and nothing acknowledged was lost;
+- unwritable files, for real (chattr +i on the database and its WAL, next to
+  the build on a disk file system): inserts fail with UNAVAILABLE, reads keep
+  working, writes work again once the files are writable, and no refused
+  write was stored;
 - at startup, a newer schema version, a corrupt file and a truncated file
   stop the server with a clear message and exit code 1.
 
@@ -361,6 +365,60 @@ class DiskFull(unittest.TestCase):
                 server.kill()
             subprocess.run(["umount", mnt], check=True)
             os.rmdir(mnt)
+
+
+class Unwritable(unittest.TestCase):
+    """The database files become unwritable under a running server, for real:
+    `chattr +i` (immutable, which binds root too) on an ext4 directory."""
+
+    def test_writes_fail_unavailable_reads_keep_working_and_writes_recover(self):
+        require_root()
+        # Next to the build (a disk file system: tmpfs has no chattr).
+        top = tempfile.mkdtemp(prefix="cqmux-unwritable-", dir=os.getcwd())
+        data = os.path.join(top, "data")
+        files = [os.path.join(data, f) for f in ("cqmux.db", "cqmux.db-wal")]
+        server = None
+        try:
+            server = Server(data)
+            for i in range(1, 21):
+                server.books.Insert(book(i), timeout=TIMEOUT_S)
+            alice = server.create_user("alice")
+            r = subprocess.run(["chattr", "+i"] + files, capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0,
+                             "chattr +i failed (this test needs ext4 or similar, not "
+                             "tmpfs; it is not skipped): " + r.stderr)
+            codes, refused = set(), []
+            for i in range(100, 140):
+                try:
+                    server.books.Insert(book(i), timeout=TIMEOUT_S)
+                except grpc.RpcError as e:
+                    codes.add(e.code())
+                    message = e.details()
+                    refused.append(i)
+            self.assertEqual(codes, {grpc.StatusCode.UNAVAILABLE}, server.log())
+            self.assertEqual(len(refused), 40, "writes succeeded on an immutable file")
+            self.assertRegex(message, "cannot be written|I/O error")
+            # Reads keep working.
+            listed = server.listed()
+            self.assertEqual(sorted(listed), list(range(1, 21)))
+            self.assertEqual(server.user_ids(["alice"]), {"alice": alice})
+            # Writable again: so are writes.
+            subprocess.run(["chattr", "-i"] + files, check=True)
+            server.books.Insert(book(200), timeout=TIMEOUT_S)
+            bob = server.create_user("bob")
+            self.assertGreater(bob, alice)
+            self.assertEqual(server.stop(), 0, server.log())
+            # Nothing refused was stored; everything acknowledged was.
+            server = Server(data)
+            self.assertEqual(sorted(server.listed()), list(range(1, 21)) + [200])
+            self.assertEqual(server.user_ids(["alice", "bob"]), {"alice": alice, "bob": bob})
+            self.assertEqual(server.stop(), 0, server.log())
+            server = None
+        finally:
+            subprocess.run(["chattr", "-i"] + files, capture_output=True)
+            if server is not None:
+                server.kill()
+            shutil.rmtree(top)
 
 
 class RefusedAtStartup(unittest.TestCase):
