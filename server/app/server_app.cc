@@ -19,14 +19,6 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
-// users.proto declares only the Users service (its messages live in
-// users_types.proto), so no code refers to users.pb.cc and the linker leaves
-// it out of the static library's consumers: reflection could then list Users
-// but not describe it. A reference to its descriptor table (declared in
-// users.pb.h) keeps it.
-[[maybe_unused]] static const void* volatile kKeepUsersProto =
-    &descriptor_table_users_2eproto;
-
 namespace cqmux {
 
 absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(

@@ -9,6 +9,7 @@
 #define CQMUX_SERVER_ENGINE_UNARY_CALL_H_
 
 #include <atomic>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -27,6 +28,7 @@
 #include "server/engine/handlers.h"
 #include "server/engine/method_policy.h"
 #include "server/engine/waker.h"
+#include "server/common/log.h"
 
 namespace cqmux {
 
@@ -142,6 +144,14 @@ class UnaryCall final : public EventHandler, private UnaryCompletion {
 
   // UnaryDone's target: any thread, once.
   void Complete(grpc::Status status) override {
+    // A handler that completes twice would race the finished call (or a
+    // later call reusing this object): stop at the first sign of it rather
+    // than corrupt memory.
+    if (const int state = async_state_.load(std::memory_order_acquire);
+        state == kCompletedEarly || state == kCompleted) {
+      LogLine(LogLevel::kError, "bug: an asynchronous unary handler completed its call twice");
+      std::abort();
+    }
     status_ = std::move(status);
     int expected = kStarting;
     if (async_state_.compare_exchange_strong(expected, kCompletedEarly,

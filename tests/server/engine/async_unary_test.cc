@@ -3,7 +3,8 @@
 // store's writer does after a group commit), one that completes from within
 // itself, one that hashes on the blocking pool and completes later, and a
 // call whose completion arrives only while the server is shutting down,
-// which must end cleanly (no crash; the sanitizer build checks for leaks).
+// which must end cleanly (no crash; the sanitizer build checks for leaks);
+// a handler completing twice stops the process.
 #include <atomic>
 #include <deque>
 #include <functional>
@@ -95,6 +96,9 @@ class AsyncUnaryTest : public ::testing::Test {
       out->set_data(in.data() + "!");
       if (in.data() == "now") {
         done(grpc::Status::OK);
+      } else if (in.data() == "twice") {
+        done(grpc::Status::OK);
+        done(grpc::Status::OK);
       } else if (in.data() == "park") {
         absl::MutexLock lock(&mu_);
         parked_.push_back(done);
@@ -178,6 +182,19 @@ TEST_F(AsyncUnaryTest, CompletionFromWithinTheHandlerFinishesTheCall) {
   rpc::Payload out;
   ASSERT_TRUE(Call("now", 7, &out).ok());
   EXPECT_EQ(out.data(), "now!");
+}
+
+TEST_F(AsyncUnaryTest, CompletingTwiceStopsTheServerInsteadOfCorruptingACall) {
+  // The second completion would race the finishing call (or a later call
+  // reusing its object): the engine must refuse it loudly.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        Start(/*blocking=*/false);
+        rpc::Payload out;
+        Call("twice", 1, &out);
+      },
+      "completed its call twice");
 }
 
 TEST_F(AsyncUnaryTest, AnErrorCompletionIsTheCallsStatus) {

@@ -24,11 +24,6 @@
 #include "request_streaming.grpc.pb.h"
 #include "users.grpc.pb.h"
 
-// users.proto's descriptor (the Users service) is only linked if referenced;
-// Engine::Start needs it to check that every method is bound.
-[[maybe_unused]] static const void* volatile kKeepUsersProto =
-    &descriptor_table_users_2eproto;
-
 namespace cqmux {
 namespace {
 

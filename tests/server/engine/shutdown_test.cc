@@ -25,11 +25,6 @@
 #include "server/engine/engine.h"
 #include "users.grpc.pb.h"
 
-// users.proto declares only a service: without a reference to its descriptor
-// the linker drops it, and Start() cannot check the Users bindings.
-[[maybe_unused]] static const void* volatile kKeepUsersProto =
-    &descriptor_table_users_2eproto;
-
 namespace cqmux {
 namespace {
 

@@ -1,13 +1,24 @@
-# cmake -DPYTHON3=python3 -DVENV=dir -DPACKAGE=client/python -DSTAMP=file -P make_venv.cmake
+# Creates or refreshes a Python venv of the build (never a system Python):
 #
-# Creates the venv VENV with PYTHON3 unless a working one is there, installs
-# PACKAGE[test] into it with pip (which builds the package: grpcio-tools
-# generates cqmux.pb) and touches STAMP. pip uses the machine's configuration.
-foreach(_var PYTHON3 VENV PACKAGE STAMP)
+#   cmake -DPYTHON3=python3 -DVENV=dir -DSTAMP=file
+#         (-DPACKAGE=dir | -DREQUIREMENTS=file) -P cmake/make_venv.cmake
+#
+# Creates VENV with PYTHON3 unless a working venv is there (refusing to
+# replace a directory that is not one), then pip-installs into it either the
+# package PACKAGE with its [test] extra (pip builds it) or the pinned
+# REQUIREMENTS, and touches STAMP. pip uses the machine's configuration.
+foreach(_var PYTHON3 VENV STAMP)
   if(NOT DEFINED ${_var})
     message(FATAL_ERROR "make_venv.cmake: -D${_var}=... is required")
   endif()
 endforeach()
+if(DEFINED PACKAGE AND NOT DEFINED REQUIREMENTS)
+  set(_what "${PACKAGE}[test]")
+elseif(DEFINED REQUIREMENTS AND NOT DEFINED PACKAGE)
+  set(_what -r ${REQUIREMENTS})
+else()
+  message(FATAL_ERROR "make_venv.cmake: give exactly one of -DPACKAGE=... and -DREQUIREMENTS=...")
+endif()
 
 file(REMOVE ${STAMP})
 set(_python ${VENV}/bin/python)
@@ -30,6 +41,6 @@ if(NOT _usable)
   execute_process(COMMAND ${PYTHON3} -m venv --clear ${VENV} COMMAND_ERROR_IS_FATAL ANY)
 endif()
 execute_process(
-  COMMAND ${_python} -m pip install --disable-pip-version-check -q "${PACKAGE}[test]"
+  COMMAND ${_python} -m pip install --disable-pip-version-check -q ${_what}
   COMMAND_ERROR_IS_FATAL ANY)
 file(TOUCH ${STAMP})
