@@ -305,6 +305,36 @@ TEST(RequestDecoderTest, FastPathShapesAgreeWithProtobuf) {
   EXPECT_GT(cases, 7000);
 }
 
+// Metrics with the layout of the one before are matched against it in one
+// masked compare: a change to any single byte of such a metric, in the
+// middle of a request, must still get protobuf's verdict.
+TEST(RequestDecoderTest, SameLayoutShortcutAgreesWithProtobuf) {
+  const std::vector<std::string> layouts = {
+      TutorialMetric(1.5),
+      Metric(Len(1, Tag(1, 0) + Varint(1) + Tag(2, 0) + Varint(1u << 20)) +
+             Len(2, "12345678") + Value(2.5)),
+      Metric(Len(2, "mem")),
+      Metric(Value(3.5)),
+      Metric(""),
+  };
+  for (size_t l = 0; l < layouts.size(); ++l) {
+    const std::string& m = layouts[l];
+    const std::string before = m + m + m;
+    const std::string after = m + m + m + m;
+    for (size_t i = 0; i < m.size(); ++i) {
+      const uint8_t b = static_cast<uint8_t>(m[i]);
+      for (int changed : {0x00, 0x01, 0x7f, 0x80, 0xff, b ^ 0x80, b ^ 0x01,
+                          b + 1, b - 1}) {
+        std::string x = m;
+        x[i] = static_cast<char>(changed);
+        ExpectAgrees(before + x + after, "layout " + std::to_string(l) +
+                                             " byte " + std::to_string(i) +
+                                             " = " + std::to_string(changed));
+      }
+    }
+  }
+}
+
 // The last metrics of a request, where fewer than 8 bytes follow, go through
 // the general path: the tail of every length agrees.
 TEST(RequestDecoderTest, RequestTailsAgreeWithProtobuf) {
