@@ -60,9 +60,7 @@ class Decoder {
       }
       uint64_t bits;
       if (end_ - p >= kShapeBytes && shape.Matches(p)) {
-        bits = shape.value_at != 0 ? Load64(p + shape.value_at) : 0;
-        std::memcpy(out++, &bits, 8);
-        p += shape.size;
+        p = MatchRun(shape, p, end_, &out, out_end);
         continue;
       }
       const uint8_t* next = FastMetric(p, end_, &bits);
@@ -160,6 +158,36 @@ class Decoder {
       size = n;
     }
   };
+
+  // Accepts metrics of `shape` from p on, while they match, fit in
+  // [out, out_end) and leave kShapeBytes readable; returns where it stopped.
+  // The shape is copied into locals so that its words stay in registers.
+  static const uint8_t* MatchRun(const Shape& shape, const uint8_t* p,
+                                 const uint8_t* end, double** out_ptr,
+                                 double* out_end) {
+    const uint64_t m0 = shape.mask[0], m1 = shape.mask[1],
+                   m2 = shape.mask[2], m3 = shape.mask[3];
+    const uint64_t b0 = shape.bits[0], b1 = shape.bits[1],
+                   b2 = shape.bits[2], b3 = shape.bits[3];
+    const ptrdiff_t size = shape.size, value_at = shape.value_at;
+    double* out = *out_ptr;
+    // The last p from which kShapeBytes are readable, as a count of bytes
+    // from p (no pointer is formed outside `bytes`).
+    ptrdiff_t left = end - p - kShapeBytes;
+    while (left >= 0 && out != out_end) {
+      const uint64_t diff = ((Load64(p) & m0) ^ b0) |
+                            ((Load64(p + 8) & m1) ^ b1) |
+                            ((Load64(p + 16) & m2) ^ b2) |
+                            ((Load64(p + 24) & m3) ^ b3);
+      if (diff != 0) break;
+      const uint64_t bits = value_at != 0 ? Load64(p + value_at) : 0;
+      std::memcpy(out++, &bits, 8);
+      p += size;
+      left -= size;
+    }
+    *out_ptr = out;
+    return p;
+  }
 
   // The fast path: one metric of the common shape, returned past its end
   // with its value in *bits, or nullptr to let the general path decide (never
