@@ -3,6 +3,7 @@
 // read bound, the request decoder (protobuf vs zero-copy), and the handler.
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -25,8 +26,8 @@ using outliers::AlignedBuffer;
 // The tutorial's distribution: CPU load uniform in [0, 40) plus planted
 // outliers, fixed seed.
 const std::vector<double>& Values(size_t n) {
-  static std::vector<double> cache[3];
-  std::vector<double>& v = cache[n == 1000 ? 0 : n == 100000 ? 1 : 2];
+  static std::map<size_t, std::vector<double>> cache;
+  std::vector<double>& v = cache[n];
   if (v.size() != n) {
     std::mt19937_64 rng(n);
     std::uniform_real_distribution<double> uniform(0, 40);
@@ -91,6 +92,19 @@ void BM_KernelSimdNoBound(benchmark::State& state) {
 
 void BM_KernelTarget(benchmark::State& state, int64_t target) {
   outliers::ScopedTarget scoped(target);
+  BM_KernelSimd(state);
+}
+
+// The dispatched target with pass 1 forced to read one memory stream, or
+// lockstep leaves (two streams on AVX3), at every size: where FindOutliers
+// switches (from the L2 cache size on) should be where these two cross.
+void BM_KernelPass1OneStream(benchmark::State& state) {
+  outliers::ScopedOneStreamThreshold streams(1);
+  BM_KernelSimd(state);
+}
+
+void BM_KernelPass1Lockstep(benchmark::State& state) {
+  outliers::ScopedOneStreamThreshold streams(SIZE_MAX);
   BM_KernelSimd(state);
 }
 
@@ -178,7 +192,8 @@ void BM_EncodeResponseProtobuf(benchmark::State& state) {
   }
 }
 
-const std::vector<int64_t> kKernelSizes = {1000, 100000, 10000000};
+const std::vector<int64_t> kKernelSizes = {1000, 10000, 100000, 1000000,
+                                           10000000};
 
 void Register() {
   for (int64_t n : kKernelSizes) {
@@ -190,6 +205,8 @@ void Register() {
       name.append(outliers::TargetName(t));
       benchmark::RegisterBenchmark(name.c_str(), BM_KernelTarget, t)->Arg(n);
     }
+    benchmark::RegisterBenchmark("BM_KernelPass1OneStream", BM_KernelPass1OneStream)->Arg(n);
+    benchmark::RegisterBenchmark("BM_KernelPass1Lockstep", BM_KernelPass1Lockstep)->Arg(n);
     benchmark::RegisterBenchmark("BM_ThreePassReadBound", BM_ThreePassReadBound)->Arg(n);
   }
   for (int64_t n : {1000, 100000}) {

@@ -62,6 +62,18 @@ class ScopedTarget {
   ScopedTarget& operator=(const ScopedTarget&) = delete;
 };
 
+// For benchmarks and tests only (not thread-safe): FindOutliers' first pass
+// reads the values as a single memory stream from `values` values on (1:
+// always; SIZE_MAX: never) instead of from the L2 cache size on, until the
+// object dies. Results are the same either way.
+class ScopedOneStreamThreshold {
+ public:
+  explicit ScopedOneStreamThreshold(size_t values);
+  ~ScopedOneStreamThreshold();
+  ScopedOneStreamThreshold(const ScopedOneStreamThreshold&) = delete;
+  ScopedOneStreamThreshold& operator=(const ScopedOneStreamThreshold&) = delete;
+};
+
 }  // namespace cqmux::outliers
 
 #endif  // CQMUX_SERVER_OUTLIERS_OUTLIERS_H_

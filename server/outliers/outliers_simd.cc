@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <memory>
 
+#include <unistd.h>
+
 #include "absl/container/inlined_vector.h"
 
 #include "server/outliers/outliers.h"
@@ -279,27 +281,35 @@ static_assert(kGroupsPerChunk * kGroupSize == internal::kNumpyChunk);
 // independent vectors (AVX-512 holds a leaf's eight accumulators in one
 // vector, whose add chain would otherwise bound the pass by its latency).
 // Not more: lockstep leaves are separate memory streams 1 KiB apart, which
-// made the AVX2 passes slower from L3 (measured, 100,000 values).
+// made the AVX2 passes slower from L3 (measured, 100,000 values). And only
+// while the values fit in L2: beyond, the two streams cost more than the
+// latency they hide, and pass 1 reads one leaf after the other (out-of-order
+// execution still overlaps neighbouring leaves' chains); see FindOutliers.
 constexpr size_t kInterleave = kVecs >= 2 ? 1 : 2;
 static_assert(kLeaves % kInterleave == 0);
-constexpr size_t kStepVecs = kInterleave * kVecs;
-static_assert(kStepVecs % 2 == 0);
+// Side chains of x^2 (one per two vectors of a step, at least one).
+constexpr size_t kSqVecs = kInterleave * kVecs >= 2 ? kInterleave * kVecs / 2 : 1;
 
 // Pass 1 over one group: numpy's sum of it, returned; x^2 added into
-// sq[0..kStepVecs / 2) in any order (it only feeds error-bounded estimates,
+// sq[0..kSqVecs) in any order (it only feeds error-bounded estimates,
 // see FindOutliers; a fused multiply-add rounds once instead of twice, which
 // the bounds allow); and each leaf's smallest and largest value in ranges[].
 // The squares of two vectors are added to a side chain together: one
 // addition per two vectors.
+template <size_t kLockstep>
 HWY_INLINE double GroupSumAndSquares(const double* HWY_RESTRICT a,
                                      V* HWY_RESTRICT sq,
                                      internal::LeafRange* HWY_RESTRICT ranges) {
+  static_assert(kLeaves % kLockstep == 0);
+  constexpr size_t kStepVecs = kLockstep * kVecs;
+  static_assert(kStepVecs == 1 || kStepVecs % 2 == 0);
+  static_assert(kStepVecs / 2 <= kSqVecs);
   const D d;
   double s[kLeaves];
-  for (size_t j = 0; j < kLeaves; j += kInterleave) {
+  for (size_t j = 0; j < kLeaves; j += kLockstep) {
     const double* HWY_RESTRICT leaves = a + j * kBlock;
     V acc[kStepVecs];  // acc[l * kVecs + k]: vector k of leaf j + l
-    V lo[kInterleave], hi[kInterleave];
+    V lo[kLockstep], hi[kLockstep];
     auto step = [&](size_t i) HWY_ATTR {
       V v[kStepVecs];
       #pragma GCC unroll 8
@@ -312,16 +322,20 @@ HWY_INLINE double GroupSumAndSquares(const double* HWY_RESTRICT a,
         leaf_lo = i == 0 && x % kVecs == 0 ? v[x] : hn::Min(leaf_lo, v[x]);
         leaf_hi = i == 0 && x % kVecs == 0 ? v[x] : hn::Max(leaf_hi, v[x]);
       }
-      #pragma GCC unroll 8
-      for (size_t c = 0; c < kStepVecs / 2; ++c) {
-        sq[c] = hn::Add(sq[c], hn::MulAdd(v[2 * c + 1], v[2 * c + 1],
-                                          hn::Mul(v[2 * c], v[2 * c])));
+      if constexpr (kStepVecs == 1) {
+        sq[0] = hn::MulAdd(v[0], v[0], sq[0]);
+      } else {
+        #pragma GCC unroll 8
+        for (size_t c = 0; c < kStepVecs / 2; ++c) {
+          sq[c] = hn::Add(sq[c], hn::MulAdd(v[2 * c + 1], v[2 * c + 1],
+                                            hn::Mul(v[2 * c], v[2 * c])));
+        }
       }
     };
     step(0);
     for (size_t i = 8; i < kBlock; i += 8) step(i);
     #pragma GCC unroll 8
-    for (size_t l = 0; l < kInterleave; ++l) {
+    for (size_t l = 0; l < kLockstep; ++l) {
       s[j + l] = ReduceLeaf(acc + l * kVecs);
       ranges[j + l].min = hn::GetLane(hn::MinOfLanes(d, lo[l]));
       ranges[j + l].max = hn::GetLane(hn::MaxOfLanes(d, hi[l]));
@@ -339,18 +353,36 @@ double PartialSumAndSquares(const double* HWY_RESTRICT a, size_t n,
   return sum;
 }
 
+// Pass 1 over the first `full` chunks, last to first (see SumAndSquaresImpl).
+template <size_t kLockstep>
+HWY_INLINE void FullChunks(const double* HWY_RESTRICT a, size_t full,
+                           V* HWY_RESTRICT q, double* HWY_RESTRICT chunk_sums,
+                           internal::LeafRange* HWY_RESTRICT ranges) {
+  for (size_t c = full; c-- > 0;) {
+    const size_t chunk = c * internal::kNumpyChunk;
+    double g[kGroupsPerChunk];
+    for (size_t j = 0; j < kGroupsPerChunk; ++j) {
+      const size_t group = chunk + j * kGroupSize;
+      g[j] = GroupSumAndSquares<kLockstep>(a + group, q,
+                                           ranges + group / kBlock);
+    }
+    chunk_sums[c] = TreeSum<kGroupsPerChunk>(g);
+  }
+}
+
 }  // namespace
 
 // Pass 1: numpy's sum, sum(x^2) in any order, and the range of every leaf of
 // the full chunks. Chunks are visited last to first (their sums are still
 // added first to last): a request was just decoded front to back, so its tail
 // is the part still in cache, and what comes next starts on the head this
-// pass left in cache.
-double SumAndSquaresImpl(const double* HWY_RESTRICT a, size_t n, double* sq,
-                         double* chunk_sums,
+// pass left in cache. `one_stream` reads the leaves strictly one after the
+// other even where kInterleave > 1 (see FindOutliers).
+double SumAndSquaresImpl(const double* HWY_RESTRICT a, size_t n,
+                         bool one_stream, double* sq, double* chunk_sums,
                          internal::LeafRange* HWY_RESTRICT ranges) {
   const D d;
-  V q[kStepVecs / 2];
+  V q[kSqVecs];
   for (V& v : q) v = hn::Zero(d);
   double partial_sq = 0;
   const size_t full = n / internal::kNumpyChunk;
@@ -358,14 +390,10 @@ double SumAndSquaresImpl(const double* HWY_RESTRICT a, size_t n, double* sq,
     const size_t start = full * internal::kNumpyChunk;
     chunk_sums[full] = PartialSumAndSquares(a + start, n - start, &partial_sq);
   }
-  for (size_t c = full; c-- > 0;) {
-    const size_t chunk = c * internal::kNumpyChunk;
-    double g[kGroupsPerChunk];
-    for (size_t j = 0; j < kGroupsPerChunk; ++j) {
-      const size_t group = chunk + j * kGroupSize;
-      g[j] = GroupSumAndSquares(a + group, q, ranges + group / kBlock);
-    }
-    chunk_sums[c] = TreeSum<kGroupsPerChunk>(g);
+  if (one_stream) {
+    FullChunks<1>(a, full, q, chunk_sums, ranges);
+  } else {
+    FullChunks<kInterleave>(a, full, q, chunk_sums, ranges);
   }
   double total = 0.;
   const size_t chunks = (n + internal::kNumpyChunk - 1) / internal::kNumpyChunk;
@@ -490,6 +518,22 @@ Bounds SquaredDeviationBounds(double n, double sum, double sum_sq,
           std::isfinite(hi) ? hi : HUGE_VAL};
 }
 
+// From this many values on, pass 1 reads memory as one stream (see
+// kInterleave): 8-byte values beyond the L2 cache size, which is where the
+// crossover lies (BENCHMARKS.md, "Outliers kernel dispatch": AVX3 on a Xeon
+// with 2 MiB of L2 per core, 1.14x faster in two streams at 100,000 values,
+// 1.1x slower at 10^6 and 10^7). 0 from the override below means "default".
+size_t one_stream_override = 0;
+
+size_t OneStreamThreshold() {
+  if (one_stream_override != 0) return one_stream_override;
+  static const size_t kThreshold = [] {
+    const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);  // 0 or -1 if unknown
+    return static_cast<size_t>(l2 > 0 ? l2 : 1 << 20) / sizeof(double);
+  }();
+  return kThreshold;
+}
+
 }  // namespace
 
 double NumpySum(absl::Span<const double> values) {
@@ -520,7 +564,7 @@ absl::Status FindOutliers(absl::Span<const double> values,
   std::unique_ptr<internal::LeafRange[]> ranges(
       full_leaves > 0 ? new internal::LeafRange[full_leaves] : nullptr);
   const double sum = HWY_DYNAMIC_DISPATCH(SumAndSquaresImpl)(
-      values.data(), n, &sum_sq, chunk_sums.data(), ranges.get());
+      values.data(), n, n >= OneStreamThreshold(), &sum_sq, chunk_sums.data(), ranges.get());
   if (!std::isfinite(sum)) {
     // A finite sum implies finite values; otherwise look for the culprit
     // (finite values may also overflow, which numpy tolerates).
@@ -577,6 +621,14 @@ ScopedTarget::ScopedTarget(int64_t target) {
 ScopedTarget::~ScopedTarget() {
   hwy::SetSupportedTargetsForTest(0);
   hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+}
+
+ScopedOneStreamThreshold::ScopedOneStreamThreshold(size_t values) {
+  one_stream_override = values;
+}
+
+ScopedOneStreamThreshold::~ScopedOneStreamThreshold() {
+  one_stream_override = 0;
 }
 
 }  // namespace cqmux::outliers

@@ -53,6 +53,15 @@ SEEDS = {
     "non_minimal": bytes([0x8A, 0x80, 0x80, 0x80, 0x00]) + bytes([0x89, 0x80, 0x00])
     + value(8) + b"",
     "nan_inf": metric(value(float("nan"))) + metric(value(float("inf"))),
+    # The decoder's fast path (metrics of the common shape with at least 8
+    # bytes after them) next to its near misses.
+    "fast_path_shapes": b"".join([
+        tutorial(1), tutorial(2, seconds=1 << 55), tutorial(3, seconds=1 << 56),
+        metric(ld(1, tag(2, 0) + varint(5) + tag(1, 0) + varint(6))
+               + ld(2, b"12345678901234567") + value(4)),
+        metric(ld(2, "\u00e9".encode()) + value(5)),
+        metric(value(6) + ld(2, b"x") + ld(1, b"")), metric(b""),
+        tutorial(7), tutorial(8), tutorial(9)]),
 }
 
 

@@ -73,9 +73,15 @@ void ExpectSameAsScalar(const std::vector<double>& v, const std::string& what) {
     const Moments m = ComputeMoments(v);
     ASSERT_EQ(Bits(m.mean), Bits(want_m.mean));
     ASSERT_EQ(Bits(m.std), Bits(want_m.std));
-    AlignedBuffer<int64_t> got;
-    ASSERT_TRUE(FindOutliers(v, &got).ok());
-    ASSERT_EQ(Indices(got), Indices(want));
+    // Pass 1 as one memory stream (large inputs) and in lockstep leaves
+    // (small inputs) gives the same answer.
+    for (size_t one_stream_from : {size_t{1}, SIZE_MAX}) {
+      ScopedOneStreamThreshold streams(one_stream_from);
+      SCOPED_TRACE("one stream from " + std::to_string(one_stream_from));
+      AlignedBuffer<int64_t> got;
+      ASSERT_TRUE(FindOutliers(v, &got).ok());
+      ASSERT_EQ(Indices(got), Indices(want));
+    }
   }
 }
 

@@ -220,12 +220,141 @@ TEST(RequestDecoderTest, TutorialRequestMatchesProtobufSerialization) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(got.data()) % 64, 0u);
 }
 
+// The decoder takes a fast path for metrics of the common shape (one-byte
+// lengths; timestamp, name, value in this order; ASCII name; short varints)
+// when at least 8 more bytes follow, and the general path otherwise. Every
+// variation of that shape must get protobuf's verdict on both paths: alone
+// (general), followed by other metrics (fast), and many in a row.
+TEST(RequestDecoderTest, FastPathShapesAgreeWithProtobuf) {
+  const std::vector<std::string> times = {
+      "",
+      Len(1, ""),
+      Len(1, Tag(1, 0) + Varint(1590156791)),
+      Len(1, Tag(2, 0) + Varint(999)),
+      Len(1, Tag(1, 0) + Varint(1) + Tag(2, 0) + Varint(2)),
+      Len(1, Tag(2, 0) + Varint(2) + Tag(1, 0) + Varint(1)),
+      Len(1, Tag(1, 0) + Varint(1) + Tag(1, 0) + Varint(2)),
+      Len(1, Tag(1, 0) + Varint(1ull << 55)),   // 8-byte varint
+      Len(1, Tag(1, 0) + Varint(1ull << 56)),   // 9 bytes
+      Len(1, Tag(1, 0) + Varint(~0ull)),        // 10 bytes (negative)
+      Len(1, Tag(1, 0) + std::string(10, '\xff') + "\x01"),  // 11 bytes
+      Len(1, Tag(1, 0) + "\x80"),              // ends inside the varint
+      Len(1, Tag(1, 0) + "\x80\x80\x80\x80\x80\x80\x80\x80"),
+      Len(1, Tag(1, 1) + Fixed64(1)),           // wrong wire type: unknown
+      Len(1, Tag(3, 0) + Varint(1)),            // unknown field
+      Len(1, Tag(1, 4)),                        // stray end group
+      Len(1, std::string(1, '\0')),            // tag 0
+      Len(1, Tag(1, 0) + Varint(1)) + Len(1, Tag(2, 0) + Varint(1)),  // merged
+      std::string("\x0a\x82\x00", 3) + Tag(1, 0) + Varint(5),  // 2-byte length
+      std::string("\x0a\x03", 2) + Tag(1, 0),  // length past the fields
+  };
+  const std::vector<std::string> names = {
+      "",
+      Len(2, ""),
+      Len(2, "CPU"),
+      Len(2, "1234567"),
+      Len(2, "12345678"),
+      Len(2, "123456789"),
+      Len(2, "1234567890123456"),
+      Len(2, "12345678901234567"),
+      Len(2, std::string(100, 'n')),
+      Len(2, "caf\xc3\xa9"),                  // valid UTF-8
+      Len(2, "12345678\xc3\xa9"),
+      Len(2, "abc\x80"),                      // invalid UTF-8
+      Len(2, "1234567\xff"),
+      Len(2, "12345678\xff"),
+      Len(2, std::string("a\0b", 3)),
+      std::string("\x12\x83\x00", 3) + "CPU",  // 2-byte length
+      Len(2, "x") + Len(2, "y"),
+  };
+  const std::vector<std::string> values = {
+      "",
+      Value(1.25),
+      Value(1) + Value(-2),
+      Tag(3, 1) + "1234567",                  // truncated
+      Tag(3, 0) + Varint(7),                  // wrong wire type: unknown
+      Value(3) + Tag(9, 5) + "abcd",          // trailing unknown field
+      Value(4) + Tag(9, 3) + Value(5) + Tag(9, 4),
+  };
+  const std::string after = TutorialMetric(7) + TutorialMetric(8);
+  int cases = 0;
+  for (const std::string& t : times) {
+    for (const std::string& n : names) {
+      for (const std::string& v : values) {
+        for (const std::string& body :
+             {t + n + v, v + n + t, n + t + v}) {
+          const std::string m = Metric(body);
+          ExpectAgrees(m, "alone: " + std::to_string(cases));
+          ExpectAgrees(m + after, "followed: " + std::to_string(cases));
+          ExpectAgrees(after + m + m + m + after, "in a row: " +
+                                                      std::to_string(cases));
+          // The metric's length one too short and one too long.
+          if (!m.empty() && static_cast<uint8_t>(m[1]) < 0x7f &&
+              static_cast<uint8_t>(m[1]) > 0) {
+            std::string shorter = m, longer = m + "\x19";
+            --shorter[1];
+            ++longer[1];
+            ExpectAgrees(shorter + after, "short: " + std::to_string(cases));
+            ExpectAgrees(longer + after, "long: " + std::to_string(cases));
+          }
+          ++cases;
+        }
+      }
+    }
+  }
+  EXPECT_GT(cases, 7000);
+}
+
+// Metrics with the layout of the one before are matched against it in one
+// masked compare: a change to any single byte of such a metric, in the
+// middle of a request, must still get protobuf's verdict.
+TEST(RequestDecoderTest, SameLayoutShortcutAgreesWithProtobuf) {
+  const std::vector<std::string> layouts = {
+      TutorialMetric(1.5),
+      Metric(Len(1, Tag(1, 0) + Varint(1) + Tag(2, 0) + Varint(1u << 20)) +
+             Len(2, "12345678") + Value(2.5)),
+      Metric(Len(2, "mem")),
+      Metric(Value(3.5)),
+      Metric(""),
+  };
+  for (size_t l = 0; l < layouts.size(); ++l) {
+    const std::string& m = layouts[l];
+    const std::string before = m + m + m;
+    const std::string after = m + m + m + m;
+    for (size_t i = 0; i < m.size(); ++i) {
+      const uint8_t b = static_cast<uint8_t>(m[i]);
+      for (int changed : {0x00, 0x01, 0x7f, 0x80, 0xff, b ^ 0x80, b ^ 0x01,
+                          b + 1, b - 1}) {
+        std::string x = m;
+        x[i] = static_cast<char>(changed);
+        ExpectAgrees(before + x + after, "layout " + std::to_string(l) +
+                                             " byte " + std::to_string(i) +
+                                             " = " + std::to_string(changed));
+      }
+    }
+  }
+}
+
+// The last metrics of a request, where fewer than 8 bytes follow, go through
+// the general path: the tail of every length agrees.
+TEST(RequestDecoderTest, RequestTailsAgreeWithProtobuf) {
+  std::string bytes;
+  for (int i = 0; i < 6; ++i) bytes += TutorialMetric(i);
+  for (size_t cut = 0; cut <= bytes.size(); ++cut) {
+    ExpectAgrees(bytes.substr(0, cut), "cut at " + std::to_string(cut));
+    ExpectAgrees(bytes.substr(0, cut) + "\x0a", "cut + tag at " +
+                                                   std::to_string(cut));
+  }
+}
+
 // Deterministic mutations of valid requests; the libFuzzer target explores
 // further when built with CQMUX_FUZZ.
 TEST(RequestDecoderTest, MutatedRequestsAgreeWithProtobuf) {
   std::mt19937_64 rng(1234);
   const std::vector<std::string> seeds = {
       TutorialMetric(1) + TutorialMetric(2) + TutorialMetric(100),
+      TutorialMetric(1) + Metric(Len(1, "") + Len(2, "12345678901") + Value(2)) +
+          Metric(Value(3)) + TutorialMetric(4) + TutorialMetric(5),
       Metric(Value(1) + Tag(9, 3) + Value(1) + Tag(9, 4)) + Tag(7, 5) + "abcd",
       Metric(Len(1, Tag(1, 0) + Varint(99)) + Len(2, "\xc3\xa9t\xc3\xa9")),
   };
