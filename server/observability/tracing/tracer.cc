@@ -33,11 +33,12 @@ std::optional<absl::string_view> SingleValue(
 }
 
 // The remote parent: a valid traceparent wins over grpc-trace-bin; a
-// malformed one is ignored as if absent. Note: gRPC C++ 1.51's core keeps
-// grpc-trace-bin for its own census filter and does not publish it in
-// client_metadata(), so through a real server only traceparent arrives
-// today; the lookup costs one map search and works wherever the header is
-// passed on (e.g. tests, a later gRPC).
+// malformed one is ignored as if absent. Note: gRPC C++ 1.51's core files
+// grpc-trace-bin in a typed slot of the metadata batch that its
+// PublishToAppEncoder never copies into client_metadata() (README,
+// "Tracing"), so through a real server only traceparent arrives today; the
+// lookup costs one map search and works wherever the header is passed on
+// (e.g. a later gRPC).
 std::optional<SpanContext> RemoteParent(const grpc::ServerContext& context) {
   const auto& metadata = context.client_metadata();
   if (metadata.empty()) return std::nullopt;
