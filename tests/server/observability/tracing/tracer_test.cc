@@ -91,11 +91,12 @@ bool WaitUntil(F condition) {
 // installs one for --otlp-endpoint, but with the fake exporter).
 class TracedServer {
  public:
-  explicit TracedServer(TracerOptions options)
+  explicit TracedServer(TracerOptions options, int threads = 2)
       : collector_(std::make_shared<FakeCollector>()),
         tracer_(std::make_shared<Tracer>(options,
                                          std::make_unique<FakeExporter>(collector_))) {
     ServerConfig config = TestConfig();
+    config.engine.threads = threads;
     config.engine.observers.push_back(tracer_);
     server_ = std::make_unique<TestServer>(std::move(config));
   }
@@ -343,7 +344,7 @@ TEST(TracerTest, AFullQueueDropsAndCountsWhileCallsGoOn) {
   options.max_queued_spans = 3;
   options.max_batch_spans = 1;  // the first span goes out alone...
   options.batch_delay = absl::Milliseconds(1);
-  TracedServer traced(options);
+  TracedServer traced(options, /*threads=*/1);  // the bound is per queue thread
   traced.collector().SetOpen(false);  // ...and its export hangs
   ASSERT_TRUE(traced.Capitalize("first").ok());
   ASSERT_TRUE(WaitUntil([&] { return traced.collector().Exports() == 1; }));
