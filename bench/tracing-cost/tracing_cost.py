@@ -116,8 +116,8 @@ def main():
     ap.add_argument('--receiver', default=RECEIVER,
                     help='OTLP receiver script taking a port argument (default the tests\')')
     ap.add_argument('--perf', default=None,
-                    help='also record the traced server with perf record -g into this file '
-                         '(one extra run, not measured)')
+                    help='also record each configuration\'s server with perf record -g into '
+                         'PERF.CONFIG (one extra run each, before the measured ones)')
     ap.add_argument('--calls', type=int, default=200000)
     ap.add_argument('--repeats', type=int, default=5)
     ap.add_argument('--settle', type=float, default=2.5,
@@ -140,7 +140,8 @@ def main():
     try:
         wait_port(rport, receiver, 'receiver')
         if args.perf:
-            measure(args, configs['traced'], args.perf)
+            for n in names:
+                measure(args, configs[n], f'{args.perf}.{n}')
         print('uptime before:', open('/proc/loadavg').read().strip(), file=sys.stderr)
         for r in range(args.repeats):
             for n in names:
