@@ -1,6 +1,6 @@
 // The tracing feature as server/app sees it: options from flags, and a
-// tracer that exports OTLP/HTTP (protobuf) to a collector. Nothing else of this folder
-// is needed to wire it: the Tracer is the engine's CallObserver.
+// tracer that exports OTLP/HTTP (protobuf) to a collector. Nothing else of
+// this folder is needed to wire it: the Tracer is the engine's CallObserver.
 #ifndef CQMUX_SERVER_OBSERVABILITY_TRACING_TRACING_H_
 #define CQMUX_SERVER_OBSERVABILITY_TRACING_TRACING_H_
 
