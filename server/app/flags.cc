@@ -244,8 +244,9 @@ ABSL_FLAG(absl::Duration, http_idle_timeout, absl::Seconds(60),
           "comment every 15s.");
 ABSL_FLAG(std::string, otlp_endpoint, "",
           "Send a trace span of every sampled call to this OpenTelemetry "
-          "collector over OTLP/gRPC: HOST:PORT or http://HOST:PORT (a "
-          "collector's or Jaeger's OTLP/gRPC port is usually 4317; plaintext "
+          "collector over OTLP/HTTP with protobuf: HOST:PORT or "
+          "http://HOST:PORT (POST to /v1/traces) or http://HOST:PORT/PATH (a "
+          "collector's or Jaeger's OTLP/HTTP port is usually 4318; plaintext "
           "only). Empty: tracing off, at no cost. Spans are sent in batches "
           "from a background thread; when the collector is slow or down they "
           "are dropped (and counted), never waited for.");

@@ -86,7 +86,7 @@ int main(int argc, char** argv) {
   }
   if (!config.tracing.otlp_endpoint.empty()) {
     cqmux::Log(cqmux::LogLevel::kInfo,
-               "tracing: OTLP/gRPC to %s, service.name %s, sample ratio %g of root calls",
+               "tracing: OTLP/HTTP to %s, service.name %s, sample ratio %g of root calls",
                config.tracing.otlp_endpoint, config.tracing.service_name,
                config.tracing.sample_ratio);
   }

@@ -1,42 +1,39 @@
-// Sends spans as OTLP/gRPC (opentelemetry.proto.collector.trace.v1.
-// TraceService/Export) to a collector, e.g. the OpenTelemetry Collector or
-// Jaeger on port 4317, over plaintext.
+// Sends spans as OTLP/HTTP with protobuf bodies (POST /v1/traces,
+// Content-Type application/x-protobuf) to a collector, e.g. the
+// OpenTelemetry Collector or Jaeger on port 4318, over plaintext, on one
+// kept-alive connection. Why HTTP rather than OTLP/gRPC (port 4317): the
+// export thread shares the server's CPUs, and a gRPC client call cost more
+// than everything else a span costs together (BENCHMARKS.md section 12);
+// a POST of bytes encoded by otlp_encoding.cc on a plain socket costs a
+// write and a read per batch.
 #ifndef CQMUX_SERVER_OBSERVABILITY_TRACING_OTLP_EXPORTER_H_
 #define CQMUX_SERVER_OBSERVABILITY_TRACING_OTLP_EXPORTER_H_
 
 #include <memory>
 #include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/observability/tracing/otlp_encoding.h"
 #include "server/observability/tracing/span_exporter.h"
-
-namespace opentelemetry::proto::collector::trace::v1 {
-class ExportTraceServiceRequest;
-}
 
 namespace cqmux::tracing {
 
-// The OTLP resource: who produced the spans.
-struct ResourceInfo {
-  std::string service_name;     // service.name
-  std::string service_version;  // service.version
-  std::string host_name;        // host.name
+// Where the spans go: http://host:port/path.
+struct OtlpEndpoint {
+  std::string host;  // IPv6 without brackets
+  int port = 0;
+  std::string path;  // "/v1/traces" unless the endpoint named one
 };
 
-// Builds the OTLP request for one batch: one ResourceSpans, one ScopeSpans
-// (scope "cqmux"), a SERVER span per SpanData.
-void EncodeExportRequest(
-    const ResourceInfo& resource, const std::vector<SpanData>& spans,
-    opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest* request);
+// "host:port", "http://host:port" (OTEL_EXPORTER_OTLP_ENDPOINT's spelling:
+// the path becomes /v1/traces) or "http://host:port/path" (as
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the path as given); an error for
+// https:// (TLS to the collector is not supported) or an empty host or port.
+absl::StatusOr<OtlpEndpoint> ParseOtlpEndpoint(const std::string& endpoint);
 
-// "host:port", or "http://host:port" as OTEL_EXPORTER_OTLP_ENDPOINT spells
-// it, to a gRPC target; an error for https:// (TLS to the collector is not
-// supported) or an empty host or port.
-absl::StatusOr<std::string> OtlpTarget(const std::string& endpoint);
-
-// A SpanExporter over one gRPC channel to `target` (see OtlpTarget).
-std::unique_ptr<SpanExporter> MakeOtlpGrpcExporter(const std::string& target,
+// A SpanExporter POSTing each batch to `endpoint`; it connects on the first
+// export and again after the connection broke or the collector closed it.
+std::unique_ptr<SpanExporter> MakeOtlpHttpExporter(OtlpEndpoint endpoint,
                                                    ResourceInfo resource);
 
 }  // namespace cqmux::tracing

@@ -48,6 +48,11 @@ struct SpanData {
   // From the call's :authority; port 0 = none given.
   std::string server_address;
   int server_port = 0;
+  // What the queue thread recorded: gRPC's peer string and the :authority,
+  // parsed into the four fields above by the export thread (the tracer
+  // does, before the exporter sees the span), off the calls' path.
+  std::string raw_peer;
+  std::string raw_authority;
   absl::InlinedVector<SpanEvent, 2> events;
   uint32_t dropped_events = 0;
 };

@@ -1,4 +1,4 @@
-// Where finished spans go: the OTLP/gRPC exporter in production, a fake in
+// Where finished spans go: the OTLP/HTTP exporter in production, a fake in
 // tests. Called only from the tracer's export thread, never from a queue
 // thread, so an implementation may block (bounded by `deadline`).
 #ifndef CQMUX_SERVER_OBSERVABILITY_TRACING_SPAN_EXPORTER_H_

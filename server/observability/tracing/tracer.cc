@@ -33,11 +33,12 @@ std::optional<absl::string_view> SingleValue(
 }
 
 // The remote parent: a valid traceparent wins over grpc-trace-bin; a
-// malformed one is ignored as if absent. Note: gRPC C++ 1.51's core keeps
-// grpc-trace-bin for its own census filter and does not publish it in
-// client_metadata(), so through a real server only traceparent arrives
-// today; the lookup costs one map search and works wherever the header is
-// passed on (e.g. tests, a later gRPC).
+// malformed one is ignored as if absent. Note: gRPC C++ 1.51's core files
+// grpc-trace-bin in a typed slot of the metadata batch that its
+// PublishToAppEncoder never copies into client_metadata() (README,
+// "Tracing"), so through a real server only traceparent arrives today; the
+// lookup costs one map search and works wherever the header is passed on
+// (e.g. a later gRPC).
 std::optional<SpanContext> RemoteParent(const grpc::ServerContext& context) {
   const auto& metadata = context.client_metadata();
   if (metadata.empty()) return std::nullopt;
@@ -77,6 +78,13 @@ class SpanRecorder final : public CallEventSink {
     }
   }
 
+  // For the next call (the record is pooled by its queue).
+  void Reset() {
+    span = SpanData();
+    received = 0;
+    sent = 0;
+  }
+
   SpanData span;
   int64_t received = 0;
   int64_t sent = 0;
@@ -113,11 +121,62 @@ bool IsServerError(int code) {
   }
 }
 
+// Finished spans of one queue thread on their way to the export thread: a
+// bounded single-producer (the queue thread) single-consumer (the export
+// thread) ring of preallocated records. Push never blocks and takes no
+// lock; when the ring is full the span is dropped and counted here.
+class Tracer::SpanRing {
+ public:
+  explicit SpanRing(size_t capacity) : slots_(std::max<size_t>(1, capacity)) {}
+
+  // Queue thread: moves `span` in; the ring's size afterwards, 0 if it was
+  // full (dropped) or `closed`.
+  size_t Push(SpanData& span, bool closed) {
+    const uint64_t head = head_.load(std::memory_order_relaxed);
+    const uint64_t size = head - tail_.load(std::memory_order_acquire);
+    if (closed || size >= slots_.size()) {
+      // Only this thread writes the counter: no read-modify-write needed.
+      dropped_.store(dropped_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+      return 0;
+    }
+    slots_[head % slots_.size()] = std::move(span);
+    head_.store(head + 1, std::memory_order_release);
+    return static_cast<size_t>(size + 1);
+  }
+
+  // Export thread.
+  size_t Available() const {
+    return static_cast<size_t>(head_.load(std::memory_order_acquire) -
+                               tail_.load(std::memory_order_relaxed));
+  }
+  // The i-th oldest span, i < Available().
+  SpanData& Peek(size_t i) {
+    return slots_[(tail_.load(std::memory_order_relaxed) + i) % slots_.size()];
+  }
+  // Frees the `n` oldest slots for the queue thread.
+  void Pop(size_t n) {
+    tail_.store(tail_.load(std::memory_order_relaxed) + n, std::memory_order_release);
+  }
+
+  // Any thread.
+  int64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
+
+ private:
+  std::vector<SpanData> slots_;
+  // Apart, so that the two threads' writes do not share a cache line.
+  alignas(64) std::atomic<uint64_t> head_{0};  // written by the queue thread
+  alignas(64) std::atomic<uint64_t> tail_{0};  // written by the export thread
+  alignas(64) std::atomic<int64_t> dropped_{0};  // written by the queue thread
+};
+
 // The tracer's half on one queue thread.
 class Tracer::QueueTracer final : public QueueObserver {
  public:
-  QueueTracer(Tracer* tracer, std::vector<const MethodNames*> names)
-      : tracer_(tracer), names_(std::move(names)) {}
+  QueueTracer(Tracer* tracer, std::vector<const MethodNames*> names, SpanRing* ring)
+      : tracer_(tracer), names_(std::move(names)), ring_(ring) {}
+  ~QueueTracer() override {
+    for (SpanRecorder* recorder : pool_) delete recorder;
+  }
 
   void OnCallStart(ObservedCall& call, const grpc::ServerContext& context) override {
     std::optional<SpanContext> parent = RemoteParent(context);
@@ -130,7 +189,7 @@ class Tracer::QueueTracer final : public QueueObserver {
       RandomNonZero(gen_, &trace_id);
       if (!tracer_->sampler_.SampleRoot(trace_id)) return;
     }
-    auto recorder = std::make_unique<SpanRecorder>(tracer_->options_.max_events_per_span);
+    SpanRecorder* recorder = Acquire();
     SpanData& span = recorder->span;
     span.trace_id = trace_id;
     RandomNonZero(gen_, &span.span_id);
@@ -142,13 +201,11 @@ class Tracer::QueueTracer final : public QueueObserver {
     const int index = call.method != nullptr ? call.method->index : -1;
     if (index >= 0 && static_cast<size_t>(index) < names_.size()) span.method = names_[index];
     span.start_ns = call.start_ns != 0 ? call.start_ns : absl::GetCurrentTimeNanos();
-    HostPort peer = ParsePeer(context.peer());
-    span.peer_address = std::move(peer.host);
-    span.peer_port = peer.port;
-    HostPort server = ParseHostPort(View(context.ExperimentalGetAuthority()));
-    span.server_address = std::move(server.host);
-    span.server_port = server.port;
-    call.events = recorder.release();  // owned through `call` until OnCallEnd
+    // Raw: the export thread parses them (Tracer::Take).
+    span.raw_peer = context.peer();
+    const grpc::string_ref authority = context.ExperimentalGetAuthority();
+    span.raw_authority.assign(authority.data(), authority.size());
+    call.events = recorder;  // owned through `call` until OnCallEnd
   }
 
   void OnMessageReceived(ObservedCall& call) override {
@@ -160,7 +217,7 @@ class Tracer::QueueTracer final : public QueueObserver {
 
   void OnCallEnd(ObservedCall& call, const grpc::Status& status) override {
     if (call.events == nullptr) return;
-    std::unique_ptr<SpanRecorder> recorder(static_cast<SpanRecorder*>(call.events));
+    auto* recorder = static_cast<SpanRecorder*>(call.events);
     call.events = nullptr;
     SpanData& span = recorder->span;
     // A stream's size is one event at its end, not an event per message
@@ -174,19 +231,37 @@ class Tracer::QueueTracer final : public QueueObserver {
     span.end_ns = absl::GetCurrentTimeNanos();
     span.status_code = static_cast<int>(status.error_code());
     if (IsServerError(span.status_code)) span.status_message = status.error_message();
-    tracer_->Enqueue(std::move(span));
+    const size_t queued =
+        ring_->Push(span, tracer_->closed_.load(std::memory_order_relaxed));
+    // Exactly when this ring reaches a full batch (sizes grow by one per
+    // push): one wake-up per batch, not per span.
+    if (queued == tracer_->wake_at_) tracer_->WakeExporter();
+    recorder->Reset();
+    pool_.push_back(recorder);
   }
 
  private:
+  // A record from the pool, which grows to the queue's most calls in
+  // flight at once and is reused from then on.
+  SpanRecorder* Acquire() {
+    if (pool_.empty()) return new SpanRecorder(tracer_->options_.max_events_per_span);
+    SpanRecorder* recorder = pool_.back();
+    pool_.pop_back();
+    return recorder;
+  }
+
   Tracer* const tracer_;
   const std::vector<const MethodNames*> names_;
+  SpanRing* const ring_;
+  std::vector<SpanRecorder*> pool_;
   absl::InsecureBitGen gen_;
 };
 
 Tracer::Tracer(TracerOptions options, std::unique_ptr<SpanExporter> exporter)
     : options_(std::move(options)),
       sampler_(options_.sample_ratio),
-      exporter_(std::move(exporter)) {
+      exporter_(std::move(exporter)),
+      wake_at_(std::max<size_t>(1, options_.max_batch_spans)) {
   thread_ = std::thread([this] { ExportLoop(); });
 }
 
@@ -195,65 +270,108 @@ Tracer::~Tracer() { Shutdown(absl::Now()); }
 std::unique_ptr<QueueObserver> Tracer::ForQueue(
     int /*queue_index*/, absl::Span<const MethodInfo* const> methods) {
   std::vector<const MethodNames*> names(methods.size(), nullptr);
-  absl::MutexLock lock(&names_mu_);
-  if (names_.empty()) {
-    for (const MethodInfo* info : methods) {
-      names_.push_back(std::make_unique<const MethodNames>(
-          MethodNames{info->path(), info->service, info->method, info->kind}));
+  {
+    absl::MutexLock lock(&names_mu_);
+    if (names_.empty()) {
+      for (const MethodInfo* info : methods) {
+        names_.push_back(std::make_unique<const MethodNames>(
+            MethodNames{info->path(), info->service, info->method, info->kind}));
+      }
     }
+    for (size_t i = 0; i < methods.size() && i < names_.size(); ++i) names[i] = names_[i].get();
   }
-  for (size_t i = 0; i < methods.size() && i < names_.size(); ++i) names[i] = names_[i].get();
-  return std::make_unique<QueueTracer>(this, std::move(names));
+  SpanRing* ring;
+  {
+    absl::MutexLock lock(&mu_);
+    rings_.push_back(std::make_unique<SpanRing>(options_.max_queued_spans));
+    ring = rings_.back().get();
+  }
+  return std::make_unique<QueueTracer>(this, std::move(names), ring);
 }
 
-void Tracer::Enqueue(SpanData&& span) {
+int64_t Tracer::spans_dropped() const {
+  int64_t dropped = dropped_.load(std::memory_order_relaxed);
   absl::MutexLock lock(&mu_);
-  if (stopping_ || queued_.size() >= options_.max_queued_spans) {
-    dropped_.fetch_add(1, std::memory_order_relaxed);
-    return;
+  for (const auto& ring : rings_) dropped += ring->dropped();
+  return dropped;
+}
+
+void Tracer::WakeExporter() {
+  absl::MutexLock lock(&mu_);
+  wake_ = true;
+  ready_.Signal();
+}
+
+size_t Tracer::Take(const std::vector<SpanRing*>& rings, size_t limit,
+                    std::vector<SpanData>* batch) {
+  size_t taken = 0;
+  for (SpanRing* ring : rings) {
+    const size_t n = std::min(ring->Available(), limit - taken);
+    for (size_t i = 0; i < n; ++i) {
+      SpanData& span = batch->emplace_back(std::move(ring->Peek(i)));
+      // What the queue thread left raw, parsed here, off the calls' path.
+      HostPort peer = ParsePeer(span.raw_peer);
+      span.peer_address = std::move(peer.host);
+      span.peer_port = peer.port;
+      HostPort server = ParseHostPort(span.raw_authority);
+      span.server_address = std::move(server.host);
+      span.server_port = server.port;
+    }
+    ring->Pop(n);
+    taken += n;
+    if (taken == limit) break;
   }
-  queued_.push_back(std::move(span));
-  // A CondVar, not an Await(Condition): a mutex with a conditional waiter
-  // makes every unlock evaluate the condition; this way a queue thread's
-  // unlock stays the fast path and signals only when a batch is full.
-  if (queued_.size() >= std::max<size_t>(1, options_.max_batch_spans)) ready_.Signal();
+  return taken;
 }
 
 void Tracer::ExportLoop() {
   std::vector<SpanData> batch;
+  std::vector<SpanRing*> rings;
   const size_t max_batch = std::max<size_t>(1, options_.max_batch_spans);
+  batch.reserve(max_batch);
+  absl::Time timer = absl::Now() + options_.batch_delay;
   for (;;) {
-    absl::Time deadline;
+    bool timed_out = false;
     bool stopping;
+    absl::Time flush_deadline;
     {
       absl::MutexLock lock(&mu_);
-      const absl::Time wake = absl::Now() + options_.batch_delay;
-      while (!stopping_ && queued_.size() < max_batch) {
-        if (ready_.WaitWithDeadline(&mu_, wake)) break;  // timed out
+      while (!stopping_ && !wake_) {
+        if (ready_.WaitWithDeadline(&mu_, timer)) {
+          timed_out = true;
+          break;
+        }
       }
+      wake_ = false;
       stopping = stopping_;
-      if (stopping && (queued_.empty() || absl::Now() >= flush_deadline_)) {
-        dropped_.fetch_add(static_cast<int64_t>(queued_.size()), std::memory_order_relaxed);
-        queued_.clear();
-        return;
-      }
-      // Only a swap (or a move of one batch) under the lock: queue threads
-      // wait for this at most, never for the export below.
-      if (queued_.size() <= max_batch) {
-        batch.swap(queued_);
-      } else {
-        batch.assign(std::make_move_iterator(queued_.begin()),
-                     std::make_move_iterator(queued_.begin() + max_batch));
-        queued_.erase(queued_.begin(), queued_.begin() + max_batch);
-      }
-      deadline = std::min(absl::Now() + options_.export_timeout, flush_deadline_);
+      flush_deadline = flush_deadline_;
+      // New rings come only from ForQueue, before their queue's calls.
+      rings.clear();
+      for (const auto& ring : rings_) rings.push_back(ring.get());
     }
-    if (!batch.empty()) ExportBatch(batch, deadline);
-    batch.clear();
+    if (timed_out) timer = absl::Now() + options_.batch_delay;
+    // Full batches; on the timer and when stopping, what is there too.
+    for (;;) {
+      size_t available = 0;
+      for (SpanRing* ring : rings) available += ring->Available();
+      if (available == 0 || (available < max_batch && !timed_out && !stopping)) break;
+      if (stopping && absl::Now() >= flush_deadline) {
+        for (SpanRing* ring : rings) {
+          const size_t n = ring->Available();
+          ring->Pop(n);
+          dropped_.fetch_add(static_cast<int64_t>(n), std::memory_order_relaxed);
+        }
+        break;
+      }
+      Take(rings, max_batch, &batch);
+      ExportBatch(batch, std::min(absl::Now() + options_.export_timeout, flush_deadline));
+      batch.clear();
+    }
+    if (stopping) return;
   }
 }
 
-void Tracer::ExportBatch(const std::vector<SpanData>& batch, absl::Time deadline) {
+void Tracer::ExportBatch(std::vector<SpanData>& batch, absl::Time deadline) {
   const absl::Status status = exporter_->Export(batch, deadline);
   const auto n = static_cast<int64_t>(batch.size());
   if (status.ok()) {
@@ -277,6 +395,9 @@ void Tracer::ExportBatch(const std::vector<SpanData>& batch, absl::Time deadline
 
 void Tracer::Shutdown(absl::Time deadline) {
   std::call_once(shutdown_once_, [&] {
+    // Spans pushed from now on are dropped and counted (the engine has
+    // stopped; this is for an observer still attached somewhere).
+    closed_.store(true, std::memory_order_relaxed);
     {
       absl::MutexLock lock(&mu_);
       stopping_ = true;

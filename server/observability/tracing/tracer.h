@@ -4,11 +4,15 @@
 //
 // Cost model. An unsampled call (tracing off is cheaper still: no observer
 // at all) costs a metadata lookup and, for a root call with a ratio below 1,
-// a random trace id. A sampled call allocates its span, fills it on its
-// queue thread without locks, and at its end moves it into a bounded queue
-// under a mutex that the export thread only ever holds to swap the queue's
-// contents out: a queue thread never waits for an export. A full queue
-// drops the span and counts it.
+// a random trace id. A sampled call fills a span record taken from its
+// queue's pool (no allocation once the pool is warm) on its queue thread
+// without locks, keeping gRPC's peer string and the :authority raw; at its
+// end the record is moved into its queue's ring, a bounded single-producer
+// single-consumer queue: no lock, no shared counter, and a full ring drops
+// the span and counts it (per queue). The export thread drains every ring,
+// parses the addresses, encodes and sends; it is woken only when a ring
+// holds a full batch (or by its batch_delay timer), so a queue thread never
+// waits for it and rarely makes a system call for it.
 #ifndef CQMUX_SERVER_OBSERVABILITY_TRACING_TRACER_H_
 #define CQMUX_SERVER_OBSERVABILITY_TRACING_TRACER_H_
 
@@ -32,7 +36,8 @@ namespace cqmux::tracing {
 struct TracerOptions {
   // Of root calls (no parent in the metadata); children follow the parent.
   double sample_ratio = 1.0;
-  // Finished spans waiting for export; beyond that new ones are dropped.
+  // Finished spans waiting for export, per queue thread; beyond that new
+  // ones are dropped (and counted).
   size_t max_queued_spans = 4096;
   // Spans per export call; a full batch is sent at once.
   size_t max_batch_spans = 512;
@@ -64,7 +69,7 @@ class Tracer final : public CallObserver {
   int64_t spans_exported() const { return exported_.load(std::memory_order_relaxed); }
   // Spans lost: queue full, their batch's export failed, or still queued at
   // the shutdown deadline.
-  int64_t spans_dropped() const { return dropped_.load(std::memory_order_relaxed); }
+  int64_t spans_dropped() const;
   // Export calls that failed (each logged, rate-limited).
   int64_t export_failures() const { return failures_.load(std::memory_order_relaxed); }
 
@@ -72,29 +77,42 @@ class Tracer final : public CallObserver {
 
  private:
   class QueueTracer;
+  class SpanRing;
   friend class QueueTracer;
 
-  // From a queue thread: never blocks beyond the queue's short mutex.
-  void Enqueue(SpanData&& span);
+  // From a queue thread, when its ring reached a full batch.
+  void WakeExporter();
   void ExportLoop();
-  void ExportBatch(const std::vector<SpanData>& batch, absl::Time deadline);
+  // Moves up to `limit` spans out of the rings into `batch` (ring by ring);
+  // how many.
+  size_t Take(const std::vector<SpanRing*>& rings, size_t limit, std::vector<SpanData>* batch);
+  void ExportBatch(std::vector<SpanData>& batch, absl::Time deadline);
 
   const TracerOptions options_;
   const Sampler sampler_;
   const std::unique_ptr<SpanExporter> exporter_;
+  // A ring of this many spans wakes the export thread.
+  const size_t wake_at_;
+  // Set by Shutdown: pushes are dropped from then on (read by every
+  // sampled call, written once).
+  std::atomic<bool> closed_{false};
 
   absl::Mutex names_mu_;
   // Filled by the first ForQueue (before any call), read-only afterwards;
   // spans point into it.
   std::vector<std::unique_ptr<const MethodNames>> names_ ABSL_GUARDED_BY(names_mu_);
 
-  absl::Mutex mu_;
-  std::vector<SpanData> queued_ ABSL_GUARDED_BY(mu_);
-  absl::CondVar ready_;  // a full batch, or stopping_
+  mutable absl::Mutex mu_;
+  // One per ForQueue; owned here so that what an engine's queues left is
+  // still exported after the engine is gone.
+  std::vector<std::unique_ptr<SpanRing>> rings_ ABSL_GUARDED_BY(mu_);
+  absl::CondVar ready_;  // wake_ or stopping_
+  bool wake_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time flush_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
 
   std::atomic<int64_t> exported_{0};
+  // Export-side drops; the rings count their own (queue full).
   std::atomic<int64_t> dropped_{0};
   std::atomic<int64_t> failures_{0};
   // Rate limit of the failure log (export thread only).

@@ -23,8 +23,8 @@ std::string HostName() {
 }
 
 absl::StatusOr<std::shared_ptr<Tracer>> MakeOtlpTracer(const TracingOptions& options) {
-  absl::StatusOr<std::string> target = OtlpTarget(options.otlp_endpoint);
-  if (!target.ok()) return target.status();
+  absl::StatusOr<OtlpEndpoint> endpoint = ParseOtlpEndpoint(options.otlp_endpoint);
+  if (!endpoint.ok()) return endpoint.status();
   if (!(options.sample_ratio >= 0 && options.sample_ratio <= 1)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--trace-sample-ratio must be between 0 and 1, not ", options.sample_ratio));
@@ -36,7 +36,7 @@ absl::StatusOr<std::shared_ptr<Tracer>> MakeOtlpTracer(const TracingOptions& opt
   tracer.sample_ratio = options.sample_ratio;
   ResourceInfo resource{options.service_name, ServiceVersion(), HostName()};
   return std::make_shared<Tracer>(std::move(tracer),
-                                  MakeOtlpGrpcExporter(*target, std::move(resource)));
+                                  MakeOtlpHttpExporter(*std::move(endpoint), std::move(resource)));
 }
 
 }  // namespace cqmux::tracing

@@ -1,6 +1,6 @@
 // The tracing feature as server/app sees it: options from flags, and a
-// tracer that exports OTLP/gRPC to a collector. Nothing else of this folder
-// is needed to wire it: the Tracer is the engine's CallObserver.
+// tracer that exports OTLP/HTTP (protobuf) to a collector. Nothing else of
+// this folder is needed to wire it: the Tracer is the engine's CallObserver.
 #ifndef CQMUX_SERVER_OBSERVABILITY_TRACING_TRACING_H_
 #define CQMUX_SERVER_OBSERVABILITY_TRACING_TRACING_H_
 
@@ -13,7 +13,7 @@
 namespace cqmux::tracing {
 
 struct TracingOptions {
-  // OTLP/gRPC collector, HOST:PORT or http://HOST:PORT; empty = tracing off.
+  // OTLP/HTTP collector, HOST:PORT or http://HOST:PORT[/PATH]; empty = tracing off.
   std::string otlp_endpoint;
   std::string service_name = "cqmux";
   double sample_ratio = 1.0;

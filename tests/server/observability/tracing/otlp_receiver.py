@@ -1,37 +1,72 @@
-"""Test receiver of OTLP/gRPC traces: a grpcio server implementing
-opentelemetry.proto.collector.trace.v1.TraceService/Export with the official
-opentelemetry-proto package's messages and stubs, keeping every span it is
-sent with its resource. Used by tracing_e2e_test.py; `python otlp_receiver.py
-PORT` runs it alone (e.g. as the live receiver of a benchmark)."""
+"""Test receiver of OTLP/HTTP traces with protobuf bodies: an HTTP/1.1 server
+(Python's http.server, keep-alive) taking POST /v1/traces, decoding the body
+with the official opentelemetry-proto package's ExportTraceServiceRequest and
+answering an ExportTraceServiceResponse, as the OTLP specification's HTTP
+transport says; it keeps every span it is sent with its resource. Used by
+tracing_e2e_test.py; `python otlp_receiver.py PORT` runs it alone (e.g. as the
+live receiver of a benchmark, counting spans without keeping them)."""
+import http.server
 import sys
 import threading
 import time
-from concurrent import futures
 
-import grpc
-from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+PATH = "/v1/traces"
+CONTENT_TYPE = "application/x-protobuf"
 
 
-class Receiver(trace_service_pb2_grpc.TraceServiceServicer):
+class Receiver:
     def __init__(self, address="127.0.0.1:0", keep=True):
         self._lock = threading.Condition()
         self._keep = keep  # False: only count (a long benchmark run)
         self.spans = []  # (resource attributes as a dict, Span)
         self.counted = 0
         self.requests = 0
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-        trace_service_pb2_grpc.add_TraceServiceServicer_to_server(self, self._server)
-        self.port = self._server.add_insecure_port(address)
-        if self.port == 0:
-            raise RuntimeError("cannot bind " + address)
+        self.rejected = []  # (path, content type) of requests not taken
+        host, port = address.rsplit(":", 1)
+        receiver = self
 
-    def Export(self, request, context):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as collectors do
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                content_type = self.headers.get("Content-Type", "")
+                if self.path != PATH or content_type != CONTENT_TYPE:
+                    with receiver._lock:
+                        receiver.rejected.append((self.path, content_type))
+                    self.answer(404 if self.path != PATH else 415, b"")
+                    return
+                request = trace_service_pb2.ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                receiver.take(request)
+                self.answer(200, trace_service_pb2.ExportTraceServiceResponse()
+                            .SerializeToString())
+
+            def answer(self, code, body):
+                self.send_response(code)
+                self.send_header("Content-Type", CONTENT_TYPE)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self._server = http.server.ThreadingHTTPServer((host, int(port)), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def take(self, request):
         with self._lock:
             self.requests += 1
             if not self._keep:
                 self.counted += sum(len(ss.spans) for rs in request.resource_spans
                                     for ss in rs.scope_spans)
-                return trace_service_pb2.ExportTraceServiceResponse()
+                return
             for resource_spans in request.resource_spans:
                 resource = {kv.key: value_of(kv.value)
                             for kv in resource_spans.resource.attributes}
@@ -39,7 +74,6 @@ class Receiver(trace_service_pb2_grpc.TraceServiceServicer):
                     for span in scope_spans.spans:
                         self.spans.append((resource, span))
             self._lock.notify_all()
-        return trace_service_pb2.ExportTraceServiceResponse()
 
     def wait_for(self, count, timeout):
         """True once at least `count` spans arrived, False after `timeout` s."""
@@ -57,11 +91,12 @@ class Receiver(trace_service_pb2_grpc.TraceServiceServicer):
             return list(self.spans)
 
     def start(self):
-        self._server.start()
+        self._thread.start()
         return self
 
     def stop(self):
-        self._server.stop(grace=None).wait()
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def value_of(any_value):
@@ -71,13 +106,13 @@ def value_of(any_value):
 
 
 if __name__ == "__main__":
-    receiver = Receiver("127.0.0.1:%s" % (sys.argv[1] if len(sys.argv) > 1 else "4317"),
+    receiver = Receiver("127.0.0.1:%s" % (sys.argv[1] if len(sys.argv) > 1 else "4318"),
                         keep=False).start()
-    print("OTLP/gRPC receiver on port %d" % receiver.port, flush=True)
+    print("OTLP/HTTP receiver on port %d" % receiver.port, flush=True)
     try:
         while True:
             time.sleep(10)
             print("%d spans in %d requests" % (receiver.counted, receiver.requests),
                   flush=True)
     except KeyboardInterrupt:
-        receiver.stop()
+        pass

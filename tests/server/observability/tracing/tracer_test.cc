@@ -23,6 +23,7 @@
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "outliers.grpc.pb.h"
 #include "request_streaming.grpc.pb.h"
+#include "server/observability/tracing/otlp_encoding.h"
 #include "server/observability/tracing/otlp_exporter.h"
 #include "server/observability/tracing/trace_context.h"
 #include "tests/server/app/test_server.h"
@@ -90,11 +91,12 @@ bool WaitUntil(F condition) {
 // installs one for --otlp-endpoint, but with the fake exporter).
 class TracedServer {
  public:
-  explicit TracedServer(TracerOptions options)
+  explicit TracedServer(TracerOptions options, int threads = 2)
       : collector_(std::make_shared<FakeCollector>()),
         tracer_(std::make_shared<Tracer>(options,
                                          std::make_unique<FakeExporter>(collector_))) {
     ServerConfig config = TestConfig();
+    config.engine.threads = threads;
     config.engine.observers.push_back(tracer_);
     server_ = std::make_unique<TestServer>(std::move(config));
   }
@@ -125,6 +127,18 @@ class TracedServer {
   std::shared_ptr<Tracer> tracer_;
   std::unique_ptr<TestServer> server_;
 };
+
+// The hand-written encoding of `spans`, parsed back with the messages
+// generated from otlp/: a malformed encoding fails the parse.
+opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest Encoded(
+    const ResourceInfo& resource, const std::vector<SpanData>& spans) {
+  std::string bytes = "left over from the previous batch";
+  EncodeExportRequest(resource, spans, &bytes);
+  opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest request;
+  EXPECT_TRUE(request.ParseFromString(bytes));
+  EXPECT_EQ(request.SerializeAsString().size(), bytes.size());  // every byte is a known field
+  return request;
+}
 
 TracerOptions Options() {
   TracerOptions options;
@@ -168,8 +182,7 @@ TEST(TracerTest, CapitalizeSpanHasTheConventionsAttributesAndDataIn) {
   EXPECT_EQ(traced.tracer().spans_dropped(), 0);
 
   // The same span as OTLP.
-  opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest request;
-  EncodeExportRequest({"svc", "1.2.3", "host1"}, spans, &request);
+  const auto request = Encoded({"svc", "1.2.3", "host1"}, spans);
   ASSERT_EQ(request.resource_spans_size(), 1);
   const auto& rs = request.resource_spans(0);
   std::map<std::string, std::string> resource;
@@ -177,9 +190,25 @@ TEST(TracerTest, CapitalizeSpanHasTheConventionsAttributesAndDataIn) {
   EXPECT_EQ(resource, (std::map<std::string, std::string>{
                           {"service.name", "svc"}, {"service.version", "1.2.3"},
                           {"host.name", "host1"}}));
+  ASSERT_EQ(rs.scope_spans_size(), 1);
+  EXPECT_EQ(rs.scope_spans(0).scope().name(), "cqmux");
+  EXPECT_EQ(rs.scope_spans(0).scope().version(), "1.2.3");
   ASSERT_EQ(rs.scope_spans(0).spans_size(), 1);
   const auto& otlp = rs.scope_spans(0).spans(0);
   EXPECT_EQ(otlp.name(), "rpc.Fetch/Capitalize");
+  EXPECT_EQ(otlp.trace_id(), std::string(span.trace_id.begin(), span.trace_id.end()));
+  EXPECT_EQ(otlp.span_id(), std::string(span.span_id.begin(), span.span_id.end()));
+  EXPECT_EQ(otlp.parent_span_id(),
+            std::string(span.parent_span_id.begin(), span.parent_span_id.end()));
+  EXPECT_EQ(otlp.start_time_unix_nano(), static_cast<uint64_t>(span.start_ns));
+  EXPECT_EQ(otlp.end_time_unix_nano(), static_cast<uint64_t>(span.end_ns));
+  ASSERT_EQ(otlp.events_size(), 1);
+  EXPECT_EQ(otlp.events(0).name(), "Data in");
+  EXPECT_EQ(otlp.events(0).time_unix_nano(), static_cast<uint64_t>(span.events[0].time_ns));
+  ASSERT_EQ(otlp.events(0).attributes_size(), 1);
+  EXPECT_EQ(otlp.events(0).attributes(0).key(), "len");
+  EXPECT_EQ(otlp.events(0).attributes(0).value().int_value(), 5);
+  EXPECT_EQ(otlp.dropped_events_count(), 0u);
   EXPECT_EQ(otlp.kind(), opentelemetry::proto::trace::v1::Span::SPAN_KIND_SERVER);
   EXPECT_EQ(otlp.trace_state(), "rojo=1");
   EXPECT_EQ(otlp.flags(), 0x301u);  // sampled, parent is remote
@@ -195,8 +224,8 @@ TEST(TracerTest, CapitalizeSpanHasTheConventionsAttributesAndDataIn) {
   EXPECT_EQ(attributes["rpc.grpc.status_code"], "0");
   EXPECT_EQ(attributes["server.address"], "127.0.0.1");
   EXPECT_EQ(attributes["network.peer.address"], "127.0.0.1");
-  EXPECT_EQ(attributes.count("server.port"), 1u);
-  EXPECT_EQ(attributes.count("network.peer.port"), 1u);
+  EXPECT_EQ(attributes["server.port"], std::to_string(span.server_port));
+  EXPECT_EQ(attributes["network.peer.port"], std::to_string(span.peer_port));
   EXPECT_EQ(otlp.status().code(), opentelemetry::proto::trace::v1::Status::STATUS_CODE_UNSET);
 }
 
@@ -284,12 +313,30 @@ TEST(TracerTest, ServerErrorsAreErrorsWithTheirMessage) {
   SpanData span;
   span.status_code = static_cast<int>(grpc::StatusCode::INTERNAL);
   span.status_message = "cannot read the request bytes";
-  opentelemetry::proto::collector::trace::v1::ExportTraceServiceRequest request;
-  EncodeExportRequest({"svc", "", ""}, {span}, &request);
+  span.dropped_events = 3;
+  span.start_ns = 1;
+  span.end_ns = std::numeric_limits<int64_t>::max();  // 8 bytes of fixed64
+  span.events.resize(40);  // a span of more than 16 KiB: 3-byte lengths
+  for (SpanEvent& e : span.events) {
+    e.time_ns = 2;
+    e.name = std::string(400, 'e');
+    e.attributes.emplace_back("n", -1);  // a 10-byte varint
+  }
+  const auto request = Encoded({"svc", "", ""}, {span, span});
+  ASSERT_EQ(request.resource_spans(0).scope_spans(0).spans_size(), 2);
   const auto& otlp = request.resource_spans(0).scope_spans(0).spans(0);
   EXPECT_EQ(otlp.status().code(), opentelemetry::proto::trace::v1::Status::STATUS_CODE_ERROR);
   EXPECT_EQ(otlp.status().message(), "cannot read the request bytes");
   EXPECT_EQ(otlp.parent_span_id(), "");  // a root
+  EXPECT_EQ(otlp.flags(), 0x101u);         // sampled, parent not remote
+  EXPECT_EQ(otlp.dropped_events_count(), 3u);
+  EXPECT_EQ(otlp.end_time_unix_nano(), static_cast<uint64_t>(span.end_ns));
+  ASSERT_EQ(otlp.events_size(), 40);
+  EXPECT_EQ(otlp.events(39).name(), span.events[39].name);
+  EXPECT_EQ(otlp.events(39).attributes(0).value().int_value(), -1);
+  EXPECT_EQ(otlp.name(), "unknown");  // no method
+  EXPECT_EQ(request.resource_spans(0).scope_spans(0).spans(1).SerializeAsString(),
+            otlp.SerializeAsString());
 }
 
 TEST(TracerTest, AFullQueueDropsAndCountsWhileCallsGoOn) {
@@ -297,7 +344,7 @@ TEST(TracerTest, AFullQueueDropsAndCountsWhileCallsGoOn) {
   options.max_queued_spans = 3;
   options.max_batch_spans = 1;  // the first span goes out alone...
   options.batch_delay = absl::Milliseconds(1);
-  TracedServer traced(options);
+  TracedServer traced(options, /*threads=*/1);  // the bound is per queue thread
   traced.collector().SetOpen(false);  // ...and its export hangs
   ASSERT_TRUE(traced.Capitalize("first").ok());
   ASSERT_TRUE(WaitUntil([&] { return traced.collector().Exports() == 1; }));
@@ -372,14 +419,23 @@ TEST(TracerTest, StreamsEndWithTheirMessageCounts) {
             (std::map<std::string, int64_t>{{"received", 4}, {"sent", 1}}));
 }
 
-TEST(OtlpTargetTest, Endpoints) {
-  EXPECT_EQ(*OtlpTarget("localhost:4317"), "localhost:4317");
-  EXPECT_EQ(*OtlpTarget("http://collector:4317/"), "collector:4317");
-  EXPECT_EQ(*OtlpTarget("[::1]:4317"), "[::1]:4317");
-  EXPECT_FALSE(OtlpTarget("https://collector:4317").ok());
-  EXPECT_FALSE(OtlpTarget("collector").ok());
-  EXPECT_FALSE(OtlpTarget("http://collector:4318/v1/traces").ok());
-  EXPECT_FALSE(OtlpTarget(":4317").ok());
+std::string Url(const std::string& endpoint) {
+  absl::StatusOr<OtlpEndpoint> e = ParseOtlpEndpoint(endpoint);
+  if (!e.ok()) return std::string(e.status().message());
+  return e->host + " " + std::to_string(e->port) + " " + e->path;
+}
+
+TEST(OtlpEndpointTest, Endpoints) {
+  EXPECT_EQ(Url("localhost:4318"), "localhost 4318 /v1/traces");
+  EXPECT_EQ(Url("http://collector:4318/"), "collector 4318 /v1/traces");
+  EXPECT_EQ(Url("HTTP://collector:4318"), "collector 4318 /v1/traces");
+  EXPECT_EQ(Url("[::1]:4318"), "::1 4318 /v1/traces");
+  EXPECT_EQ(Url("http://collector:4318/custom/traces"), "collector 4318 /custom/traces");
+  EXPECT_FALSE(ParseOtlpEndpoint("https://collector:4318").ok());
+  EXPECT_FALSE(ParseOtlpEndpoint("collector").ok());
+  EXPECT_FALSE(ParseOtlpEndpoint(":4318").ok());
+  EXPECT_FALSE(ParseOtlpEndpoint("collector:0").ok());
+  EXPECT_FALSE(ParseOtlpEndpoint("http://collector:4318/a b").ok());
 }
 
 }  // namespace

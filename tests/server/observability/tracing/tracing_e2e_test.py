@@ -2,8 +2,8 @@
 """Traces end to end with real OpenTelemetry code on both sides: a client
 instrumented with the OpenTelemetry Python SDK (opentelemetry-sdk,
 opentelemetry-instrumentation-grpc) calls the real cqmux-server binary, which
-exports OTLP/gRPC to a receiver built on the official opentelemetry-proto
-package (otlp_receiver.py).
+exports OTLP/HTTP (protobuf bodies on a kept-alive connection) to a receiver
+built on the official opentelemetry-proto package (otlp_receiver.py).
 
 Every call is made in setUpModule; then the servers are stopped with SIGTERM
 and must exit 0: their graceful shutdown flushes the queued spans, so once
@@ -128,9 +128,10 @@ def make_calls(target, ratio0_target):
     with grpc.insecure_channel(target) as channel:
         capitalize = unary(channel, "/rpc.Fetch/Capitalize")
         # 2. An OpenCensus-style parent in grpc-trace-bin: gRPC C++ 1.51's
-        # core keeps this header for its own census filter and never hands
-        # it to the application (see README "Tracing"), so it cannot be
-        # joined: the call is a root span.
+        # core parses this header into a typed slot of the metadata batch
+        # (GrpcTraceBinMetadata) that its PublishToAppEncoder does not hand
+        # to the application (see README "Tracing"), so it cannot be joined:
+        # the call is a root span.
         CALLS.bin_trace, CALLS.bin_span = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
         capitalize(payload(1, b"bin"), timeout=30, metadata=[
             ("grpc-trace-bin", grpc_trace_bin(CALLS.bin_trace, CALLS.bin_span))])
