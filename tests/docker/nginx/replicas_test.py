@@ -356,6 +356,7 @@ class ReplicasTest(unittest.TestCase):
         def insert_all(replica, base):
             # `depth` inserts in flight on this replica at any time.
             pending = []
+            go.wait(TIMEOUT_S)
             for k in range(per_replica):
                 pending.append(replica.books.Insert.future(book(base + k), timeout=TIMEOUT_S))
                 if len(pending) >= depth:
@@ -363,6 +364,7 @@ class ReplicasTest(unittest.TestCase):
             for f in pending:
                 f.result()
 
+        go = threading.Barrier(3)
         threads = []
         for n, r in enumerate((self.a, self.b, self.c)):
             t = threading.Thread(target=lambda r=r, n=n: self._collect(
@@ -381,9 +383,10 @@ class ReplicasTest(unittest.TestCase):
         for w in watchers:
             self.assertEqual(w.ids(2000, 3000), first, "watcher %s saw another order" % w.name)
             w.cancel()
-        # Each replica's own inserts were interleaved with the others' (the order is
-        # the store's, not one replica's).
-        self.assertNotEqual(first, sorted(first))
+        # How interleaved the three inserters were (for the log: not a condition).
+        switches = sum(1 for x, y in zip(first, first[1:]) if x // 100 != y // 100)
+        sys.stderr.write("one order: %d books, %d switches between inserting replicas\n"
+                         % (len(first), switches))
 
     @staticmethod
     def _collect(errors, fn, *args):
