@@ -29,7 +29,6 @@ headers, accepted TCP connections), never slept for; every process is stopped
 by its PID. Run with the build venv's python; ctest sets CQMUX_SERVER and
 CQMUX_SOURCE_DIR.
 """
-import json
 import os
 import re
 import shutil
@@ -60,14 +59,6 @@ RENDER_CONF = os.path.join(SOURCE_DIR, "docker", "nginx", "render-conf")
 TIMEOUT_S = 30
 EMPTY = books_pb2.Empty()
 
-# What a client of the replicas should do for idempotent reads: retry on
-# UNAVAILABLE (a replica died with the call on it, or nginx found none to take
-# it). gRPC does it by itself with this service config.
-RETRY_READS = json.dumps({"methodConfig": [{
-    "name": [{"service": "books.BookService", "method": "Get"},
-             {"service": "books.BookService", "method": "List"}],
-    "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.05s", "maxBackoff": "0.5s",
-                    "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}}]})
 
 
 def nginx_binary():
@@ -191,9 +182,7 @@ class Nginx:
                 [binary, "-c", self.conf, "-p", self.dir, "-g", "daemon off;"],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
             if self._wait_listening():
-                self.channel = grpc.insecure_channel(
-                    self.target, options=[("grpc.service_config", RETRY_READS),
-                                          ("grpc.enable_retries", 1)])
+                self.channel = grpc.insecure_channel(self.target)
                 return
         raise AssertionError("nginx did not start:\n" + self.log())
 
@@ -497,10 +486,10 @@ class ReplicasTest(unittest.TestCase):
 
 
 class Load:
-    """Clients through nginx until stop(): `readers` threads of Get/List (gRPC's
-    retry policy retries them on UNAVAILABLE) and `writers` threads inserting new
-    books, each retried with the same book on UNAVAILABLE. Records every
-    acknowledged insert and every failure."""
+    """Clients through nginx until stop(): `readers` threads of Get/List and
+    `writers` threads inserting new books, each call retried the way a client of
+    the replicas must (read(), insert()). Records every acknowledged insert and
+    every failed attempt."""
 
     def __init__(self, env, first_id, readers=2, writers=2, deadline_s=TIMEOUT_S):
         self.env = env
@@ -510,6 +499,8 @@ class Load:
         self.acked = {}            # book id -> Book, acknowledged (first try or a retry)
         self.failures = []         # (method, code, seconds the failed attempt took)
         self.retried_inserts = 0
+        self.retried_reads = 0
+        self.wrong_reads = 0
         self.already_on_retry = 0  # retries that found the first attempt had committed
         self.reads_ok = 0
         self.stopping = False
@@ -518,25 +509,43 @@ class Load:
         for t in self.threads:
             t.start()
 
+    def read(self, call, request):
+        """A read the way a client must: on UNAVAILABLE (the replica died with the
+        call on it: nginx answers 502, which gRPC's own retry policy does not
+        retry; or no replica could take it; or the database is down) simply try
+        again. Returns the answer, or None if the load was stopped first."""
+        while True:
+            t = time.monotonic()
+            try:
+                return call(request, timeout=self.deadline_s)
+            except grpc.RpcError as e:
+                with self.lock:
+                    self.failures.append(("read", e.code(), time.monotonic() - t, e.details()))
+                    self.lock.notify_all()
+                if e.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
+                with self.lock:
+                    self.retried_reads += 1
+                if self.stopping:
+                    return None
+                self.backoff()
+
     def _reader(self):
         lb = self.env.lb_books
         while not self.stopping:
             with self.lock:
-                known = list(self.acked)[-1:] or [None]
-            t = time.monotonic()
-            try:
-                if known[0] is None:
-                    lb.List(EMPTY, timeout=self.deadline_s)
-                else:
-                    self_book = lb.Get(books_pb2.BookIdRequest(id=known[0]),
-                                       timeout=self.deadline_s)
-                    assert self_book.id == known[0]
-                with self.lock:
-                    self.reads_ok += 1
-                    self.lock.notify_all()
-            except grpc.RpcError as e:
-                with self.lock:
-                    self.failures.append(("read", e.code(), time.monotonic() - t))
+                known = list(self.acked)[-1:]
+            if known:
+                got = self.read(lb.Get, books_pb2.BookIdRequest(id=known[0]))
+                want = self.acked[known[0]]
+            else:
+                got = self.read(lb.List, EMPTY)
+                want = got
+            with self.lock:
+                if got is not None:
+                    self.reads_ok += got == want
+                    self.wrong_reads += got != want
+                self.lock.notify_all()
 
     def insert(self, b):
         """Inserts b through nginx the way a client must: UNAVAILABLE means the
@@ -559,15 +568,16 @@ class Load:
                         self.already_on_retry += 1
                     return True
                 with self.lock:
-                    self.failures.append(("insert", code, time.monotonic() - t))
+                    self.failures.append(("insert", code, time.monotonic() - t, e.details()))
+                    self.lock.notify_all()
                 if code != grpc.StatusCode.UNAVAILABLE or self.stopping:
                     return False
                 attempt += 1
                 with self.lock:
                     self.retried_inserts += 1
-                self.lock_wait_backoff()
+                self.backoff()
 
-    def lock_wait_backoff(self):
+    def backoff(self):
         # A short pause before trying again, ended early by stop().
         with self.lock:
             self.lock.wait_for(lambda: self.stopping, 0.05)
@@ -624,11 +634,11 @@ class ReplicaKilledTest(unittest.TestCase):
         # Watches opened on the dead replica end with UNAVAILABLE: clients re-watch.
         for w in on_victim:
             self.assertEqual(w.wait_ended(), grpc.StatusCode.UNAVAILABLE, w.name)
-        # Reads never failed (gRPC retried them); inserts failed only with UNAVAILABLE
-        # and were retried by the client.
-        self.assertEqual([f for f in load.failures if f[0] == "read"], [])
+        # Calls failed only with UNAVAILABLE, and were retried by the client (reads
+        # as they were, inserts with the same book); every read got the right book.
         self.assertEqual({f[1] for f in load.failures} - {grpc.StatusCode.UNAVAILABLE}, set(),
                          load.failures)
+        self.assertEqual(load.wrong_reads, 0)
         # Every acknowledged insert is stored, once, for the survivors and nginx.
         listed = {x.id: x for x in env.lb_books.List(EMPTY, timeout=TIMEOUT_S).books}
         for book_id, want in load.acked.items():
@@ -652,9 +662,9 @@ class ReplicaKilledTest(unittest.TestCase):
             w.wait_for(lambda w: 19999 in w.ids(), "book 19999")
             w.cancel()
         sys.stderr.write("kill: %d inserts acked (%d retried, %d found committed on retry), "
-                         "%d reads; lb watches ended: %s\n"
+                         "%d reads (%d retried); lb watches ended: %s\n"
                          % (len(load.acked), load.retried_inserts, load.already_on_retry,
-                            load.reads_ok, [(w.name, w.code) for w in ended]))
+                            load.reads_ok, load.retried_reads, [(w.name, w.code) for w in ended]))
 
 
 class PostgresRestartTest(unittest.TestCase):
@@ -673,29 +683,37 @@ class PostgresRestartTest(unittest.TestCase):
         watchers = [Watcher(r.channel, r.name).live() for r in replicas]
         load = Load(env, 20000, readers=1, writers=3)
         load.wait(lambda l: len(l.acked) >= 20, "inserts before the restart")
+        phases = [("load", time.monotonic())]
         # Crash-like: PostgreSQL's immediate shutdown (no checkpoint; recovery on start).
         PG.stop(immediate=True)
+        phases.append(("stopped", time.monotonic()))
         with load.lock:
             failed_before = len(load.failures)
         load.wait(lambda l: len([f for f in l.failures if f[0] == "insert"]) >= failed_before + 10,
                   "inserts failing while PostgreSQL is down")
+        phases.append(("failing", time.monotonic()))
         # The listening connections broke: every open Watch ends with UNAVAILABLE, so
         # its client knows to re-watch rather than silently missing books.
         for w in watchers:
             self.assertEqual(w.wait_ended(), grpc.StatusCode.UNAVAILABLE, w.name)
+        phases.append(("watches ended", time.monotonic()))
         for r in replicas:
             wait_until(lambda r=r: r.serving("books.BookService")
                        == health_pb2.HealthCheckResponse.NOT_SERVING,
                        "%s: health NOT_SERVING for books" % r.name)
+        phases.append(("not serving", time.monotonic()))
         with load.lock:
             acked_down = len(load.acked)
         PG.start()
+        phases.append(("started", time.monotonic()))
         load.wait(lambda l: len(l.acked) >= acked_down + 30, "inserts after the restart")
+        phases.append(("inserting", time.monotonic()))
         load.stop()
         for r in replicas:
             wait_until(lambda r=r: r.serving("books.BookService")
                        == health_pb2.HealthCheckResponse.SERVING,
                        "%s: health SERVING again" % r.name)
+        phases.append(("serving", time.monotonic()))
         # Failing fast: every failed call ended UNAVAILABLE, none ran into its deadline.
         codes = {f[1] for f in load.failures}
         self.assertEqual(codes, {grpc.StatusCode.UNAVAILABLE}, load.failures[-10:])
@@ -713,10 +731,12 @@ class PostgresRestartTest(unittest.TestCase):
         for w in watchers:
             w.wait_for(lambda w: w.ids(29000, 30000) == [29000, 29001, 29002], "books 29000..2")
             w.cancel()
+        phases.append(("watching", time.monotonic()))
         sys.stderr.write("restart: %d inserts acked, %d failed attempts (slowest %.2f s, "
-                         "deadline %d s), %d found committed on retry\n"
+                         "deadline %d s), %d found committed on retry; phases: %s\n"
                          % (len(load.acked), len(load.failures), slowest, load.deadline_s,
-                            load.already_on_retry))
+                            load.already_on_retry, ", ".join(
+                                "%s +%.1f s" % (name, t - phases[0][1]) for name, t in phases)))
 
 
 if __name__ == "__main__":
