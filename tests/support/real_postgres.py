@@ -16,12 +16,15 @@ As a Python module:
 
 As a command (the ctest fixture and C++ tests use this):
 
-    real_postgres.py start DIR    initdb DIR/data when missing, start, write
-                                  DIR/conninfo, DIR/port and DIR/pid, exit 0
-                                  with the server left running
+    real_postgres.py start DIR    initdb when missing (the cluster goes to a
+                                  new /tmp/cqmux-pg-* directory named in
+                                  DIR/base_dir), start, write DIR/conninfo,
+                                  DIR/port and DIR/pid, exit 0 with the
+                                  server left running
     real_postgres.py stop DIR     stop the server whose PID is in DIR/pid and
                                   wait for it (the data directory stays)
     real_postgres.py destroy DIR  stop at once (no checkpoint), then delete DIR
+                                  and the cluster's directory
 
 A missing PostgreSQL installation is an error (exit 1 with a message), never
 a skip: scripts/install-deps test installs it.
@@ -253,13 +256,25 @@ def _write(path, text):
     os.replace(tmp, path)
 
 
+def _base_dir(state_dir):
+    """The cluster's directory: in /tmp, not under DIR, because the
+    `postgres` user must be able to reach it (a build tree under /root is
+    not); its path is kept in DIR/base_dir."""
+    path_file = os.path.join(state_dir, "base_dir")
+    if os.path.exists(path_file):
+        return open(path_file).read().strip()
+    base = tempfile.mkdtemp(prefix="cqmux-pg-")
+    _write(path_file, base + "\n")
+    return base
+
+
 def _cmd_start(state_dir):
     os.makedirs(state_dir, exist_ok=True)
     port = None
     port_file = os.path.join(state_dir, "port")
     if os.path.exists(port_file):
         port = int(open(port_file).read())
-    pg = RealPostgres(base_dir=state_dir, port=port)
+    pg = RealPostgres(base_dir=_base_dir(state_dir), port=port)
     pg.start()
     # The postmaster must outlive this command: detach from the Popen object.
     pg._proc = None
@@ -294,6 +309,9 @@ def main(argv):
             _cmd_stop(state_dir)
         else:
             _cmd_stop(state_dir, immediate=True)  # no checkpoint: it is deleted next
+            path_file = os.path.join(state_dir, "base_dir")
+            if os.path.exists(path_file):
+                shutil.rmtree(open(path_file).read().strip(), ignore_errors=True)
             shutil.rmtree(state_dir, ignore_errors=True)
     except RuntimeError as e:
         print("real_postgres: %s" % e, file=sys.stderr)
