@@ -11,16 +11,20 @@ As a Python module:
         pg.sql("SELECT 1") # runs psql, returns its unaligned output
         pg.create_database("t1")  -> conninfo of a fresh database
         pg.stop()          # fast shutdown (pg.stop(immediate=True): crash-like)
+                           # RealPostgres(fsync=True) for fsync=on (default off)
         pg.start()         # again, same data directory and port
 
 As a command (the ctest fixture and C++ tests use this):
 
-    real_postgres.py start DIR    initdb DIR/data when missing, start, write
-                                  DIR/conninfo, DIR/port and DIR/pid, exit 0
-                                  with the server left running
+    real_postgres.py start DIR    initdb when missing (the cluster goes to a
+                                  new /tmp/cqmux-pg-* directory named in
+                                  DIR/base_dir), start, write DIR/conninfo,
+                                  DIR/port and DIR/pid, exit 0 with the
+                                  server left running
     real_postgres.py stop DIR     stop the server whose PID is in DIR/pid and
                                   wait for it (the data directory stays)
-    real_postgres.py destroy DIR  stop, then delete DIR
+    real_postgres.py destroy DIR  stop at once (no checkpoint), then delete DIR
+                                  and the cluster's directory
 
 A missing PostgreSQL installation is an error (exit 1 with a message), never
 a skip: scripts/install-deps test installs it.
@@ -75,7 +79,7 @@ class RealPostgres:
     """One private PostgreSQL server. `base_dir` (made when None) holds
     data/ (the cluster), the socket directory and server.log."""
 
-    def __init__(self, base_dir=None, port=None):
+    def __init__(self, base_dir=None, port=None, fsync=False):
         self.bin = pg_bin_dir()
         self._owns_dir = base_dir is None
         self.base_dir = base_dir or tempfile.mkdtemp(prefix="cqmux-pg-")
@@ -86,6 +90,11 @@ class RealPostgres:
         self.port = port
         self.pid = None
         self._proc = None
+        # fsync=False (the default) is safe for tests: stops, restarts and
+        # crashes of PostgreSQL keep everything committed (the kernel has
+        # it); only a machine crash would not. It makes CREATE DATABASE and
+        # checkpoints cheap on a busy CI disk.
+        self.fsync = fsync
         self._as_postgres = os.geteuid() == 0
         if self._as_postgres:
             shutil.chown(self.base_dir, "postgres", "postgres")
@@ -151,7 +160,8 @@ class RealPostgres:
         self._proc = subprocess.Popen(
             [os.path.join(self.bin, "postgres"), "-D", self.data_dir, "-p", str(port),
              "-k", self.base_dir, "-h", "127.0.0.1",
-             "-c", "max_connections=200", "-c", "fsync=on", "-c", "synchronous_commit=on"],
+             "-c", "max_connections=200", "-c", "fsync=%s" % ("on" if self.fsync else "off"),
+             "-c", "synchronous_commit=on"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             cwd=self.base_dir, **kw)
         log.close()
@@ -200,8 +210,9 @@ class RealPostgres:
         self._kill(signal.SIGQUIT if immediate else signal.SIGINT)
 
     def close(self):
-        """Stops the server and deletes the directory if this object made it."""
-        self.stop()
+        """Stops the server and deletes the directory if this object made it
+        (then without a shutdown checkpoint: the data is thrown away)."""
+        self.stop(immediate=self._owns_dir)
         if self._owns_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
@@ -245,13 +256,25 @@ def _write(path, text):
     os.replace(tmp, path)
 
 
+def _base_dir(state_dir):
+    """The cluster's directory: in /tmp, not under DIR, because the
+    `postgres` user must be able to reach it (a build tree under /root is
+    not); its path is kept in DIR/base_dir."""
+    path_file = os.path.join(state_dir, "base_dir")
+    if os.path.exists(path_file):
+        return open(path_file).read().strip()
+    base = tempfile.mkdtemp(prefix="cqmux-pg-")
+    _write(path_file, base + "\n")
+    return base
+
+
 def _cmd_start(state_dir):
     os.makedirs(state_dir, exist_ok=True)
     port = None
     port_file = os.path.join(state_dir, "port")
     if os.path.exists(port_file):
         port = int(open(port_file).read())
-    pg = RealPostgres(base_dir=state_dir, port=port)
+    pg = RealPostgres(base_dir=_base_dir(state_dir), port=port)
     pg.start()
     # The postmaster must outlive this command: detach from the Popen object.
     pg._proc = None
@@ -261,7 +284,7 @@ def _cmd_start(state_dir):
     print("real_postgres: started pid %d on 127.0.0.1:%d (%s)" % (pg.pid, pg.port, state_dir))
 
 
-def _cmd_stop(state_dir):
+def _cmd_stop(state_dir, immediate=False):
     pid_file = os.path.join(state_dir, "pid")
     if not os.path.exists(pid_file):
         print("real_postgres: not running (%s)" % state_dir)
@@ -269,7 +292,7 @@ def _cmd_stop(state_dir):
     pg = RealPostgres.__new__(RealPostgres)
     pg.pid = int(open(pid_file).read())
     pg._proc = None
-    pg._kill(signal.SIGINT)
+    pg._kill(signal.SIGQUIT if immediate else signal.SIGINT)
     os.unlink(pid_file)
     print("real_postgres: stopped (%s)" % state_dir)
 
@@ -285,7 +308,10 @@ def main(argv):
         elif cmd == "stop":
             _cmd_stop(state_dir)
         else:
-            _cmd_stop(state_dir)
+            _cmd_stop(state_dir, immediate=True)  # no checkpoint: it is deleted next
+            path_file = os.path.join(state_dir, "base_dir")
+            if os.path.exists(path_file):
+                shutil.rmtree(open(path_file).read().strip(), ignore_errors=True)
             shutil.rmtree(state_dir, ignore_errors=True)
     except RuntimeError as e:
         print("real_postgres: %s" % e, file=sys.stderr)
