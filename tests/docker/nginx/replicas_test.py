@@ -453,7 +453,7 @@ class ReplicasTest(unittest.TestCase):
         made = [users.CreateUser(users_types_pb2.CreateUserRequest(
             username="lb-user-%d" % i, password="pw"), timeout=TIMEOUT_S).user for i in range(6)]
         self.assertEqual(len({u.user_id for u in made}), 6)
-        for _ in range(3):  # lands on each replica in turn
+        for _ in range(3):  # three attempts, spread over the replicas by the round robin
             with self.assertRaises(grpc.RpcError) as err:
                 users.CreateUser(users_types_pb2.CreateUserRequest(username="lb-user-0"),
                                  timeout=TIMEOUT_S)
@@ -497,7 +497,7 @@ class Load:
         self.lock = threading.Condition()
         self.next_id = first_id
         self.acked = {}            # book id -> Book, acknowledged (first try or a retry)
-        self.failures = []         # (method, code, seconds the failed attempt took)
+        self.failures = []         # (kind, code, seconds the failed attempt took, details)
         self.retried_inserts = 0
         self.retried_reads = 0
         self.wrong_reads = 0
