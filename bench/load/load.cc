@@ -513,6 +513,17 @@ absl::StatusOr<Report> Run(const Options& options) {
     shared.books.push_back(books::BookService::NewStub(channel));
     shared.channels.push_back(std::move(channel));
   }
+  if (watchers > 0 && !options.watch_target.empty()) {
+    Options watch_options = options;
+    watch_options.target = options.watch_target;
+    for (int c = 0; c < options.connections; ++c) {
+      absl::StatusOr<Connection> connection = Connect(watch_options, c);
+      if (!connection.ok()) return connection.status();
+      shared.watch_books.push_back(books::BookService::NewStub(connection->channel));
+      // Kept open for the run; not in `fds`: nothing is corked on a watch channel.
+      shared.channels.push_back(std::move(connection->channel));
+    }
+  }
   if (absl::Status s = PrepareShared(run.kinds, options.payload_bytes, options.metrics,
                                      options.messages, watchers > 0, &shared);
       !s.ok()) {

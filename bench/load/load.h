@@ -50,6 +50,9 @@ struct Options {
   int payload_bytes = 100;  // capitalize
   int metrics = 1000;       // detect; 1000 = the tutorial's own request
   int watchers = 100;       // watch-fanout and mixed
+  // Where the watchers connect (--connections channels of their own); empty =
+  // `target`. Another replica of a shared store: delivery across replicas.
+  std::string watch_target;
   int messages = 10;        // stream-state
   std::string mix;          // mixed: "kind:weight,..."; empty = the default mix
   bool progress = false;    // a progress line on stderr every second

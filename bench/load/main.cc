@@ -64,6 +64,10 @@ ABSL_FLAG(int, metrics, 1000,
           "detect: metrics per request. 1000 = the tutorial's own request (outliers at 7, 113, "
           "835); other sizes: seeded values in [0, 40) with three spikes.");
 ABSL_FLAG(int, watchers, 100, "watch-fanout and mixed: Watch streams kept open during the run.");
+ABSL_FLAG(std::string, watch_target, "",
+          "watch-fanout and mixed: open the Watch streams on this HOST:PORT (--connections "
+          "channels of their own) instead of --target, e.g. another replica sharing the store: "
+          "delivery is then measured across replicas. Empty = --target.");
 ABSL_FLAG(int, messages, 10, "stream-state: messages per client stream.");
 ABSL_FLAG(std::string, mix, "",
           "mixed: comma-separated kind:weight, e.g. capitalize:3,detect:1. Empty = "
@@ -152,6 +156,7 @@ int main(int argc, char** argv) {
   o.payload_bytes = absl::GetFlag(FLAGS_payload_bytes);
   o.metrics = absl::GetFlag(FLAGS_metrics);
   o.watchers = absl::GetFlag(FLAGS_watchers);
+  o.watch_target = absl::GetFlag(FLAGS_watch_target);
   o.messages = absl::GetFlag(FLAGS_messages);
   o.mix = absl::GetFlag(FLAGS_mix);
   o.progress = absl::GetFlag(FLAGS_progress);

@@ -650,7 +650,8 @@ Watcher::Watcher(Shared* shared, int channel, Histogram* delivery_ns,
 
 void Watcher::Start(grpc::CompletionQueue* cq) {
   shared_->Authorize(&context_);
-  reader_ = shared_->books[channel_]->PrepareAsyncWatch(&context_, books::Empty(), cq);
+  auto& stubs = shared_->watch_books.empty() ? shared_->books : shared_->watch_books;
+  reader_ = stubs[channel_]->PrepareAsyncWatch(&context_, books::Empty(), cq);
   reader_->StartCall(this);
 }
 

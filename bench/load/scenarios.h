@@ -97,6 +97,8 @@ struct Shared {
   std::vector<std::unique_ptr<Users::Stub>> users;
   std::vector<std::unique_ptr<my_package::RequestStreaming::Stub>> streaming;
   std::vector<std::unique_ptr<books::BookService::Stub>> books;
+  // The watchers' own stubs with --watch-target (else empty: they use `books`).
+  std::vector<std::unique_ptr<books::BookService::Stub>> watch_books;
   absl::Duration call_timeout;
   std::string authorization;  // "Bearer TOKEN" with --token, else ""
   std::string run_tag;  // unique per run: user names and book titles carry it

@@ -106,8 +106,31 @@ ABSL_FLAG(int64_t, max_books, 1000000,
 ABSL_FLAG(std::string, store, "sqlite",
           "Where books and users live. sqlite: durable, in --data-dir (an "
           "embedded SQLite database in WAL mode; a write is answered once it "
-          "is on disk, see --durability). memory: in RAM only, lost when the "
-          "process stops (benchmarks, tests).");
+          "is on disk, see --durability). postgres: in the PostgreSQL "
+          "database of --postgres, shared by every replica pointed at it "
+          "(README \"Shared store: PostgreSQL\"). memory: in RAM only, lost "
+          "when the process stops (benchmarks, tests).");
+ABSL_FLAG(std::string, postgres, "",
+          "--store=postgres: the database, as a libpq connection string "
+          "(\"host=db port=5432 dbname=cqmux user=cqmux\") or URI "
+          "(postgresql://cqmux@db/cqmux). Empty: libpq's standard environment "
+          "variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD, "
+          "PGSSLMODE, ...; a password is best kept in PGPASSFILE). The schema is "
+          "created or migrated at startup; the database must be reachable "
+          "then (exit code 1 otherwise).");
+ABSL_FLAG(int64_t, postgres_pool_size, 4,
+          "--store=postgres: connections (each served by its own thread) that "
+          "run the store's statements; up to 256 more requests per connection "
+          "wait for one, beyond that calls fail fast with RESOURCE_EXHAUSTED. "
+          "Each replica also holds one more connection that listens for "
+          "inserted books (Watch).");
+ABSL_FLAG(absl::Duration, postgres_connect_timeout, absl::Seconds(5),
+          "--store=postgres: how long one connection attempt may take (whole "
+          "seconds, at least 2s: libpq's connect_timeout).");
+ABSL_FLAG(absl::Duration, postgres_statement_timeout, absl::Seconds(5),
+          "--store=postgres: longest a statement may run on the server "
+          "(statement_timeout); one that runs longer fails with UNAVAILABLE. "
+          "0 = no limit.");
 ABSL_FLAG(std::string, data_dir, "/var/lib/cqmux",
           "Directory of the sqlite store (created if missing; the database "
           "is DIR/cqmux.db with its -wal file). One server per directory: a "
@@ -449,8 +472,25 @@ ServerConfig ParseServerFlags(int argc, char** argv) {
     config.store = StoreKind::kSqlite;
   } else if (store == "memory") {
     config.store = StoreKind::kMemory;
+  } else if (store == "postgres") {
+    config.store = StoreKind::kPostgres;
   } else {
-    Fail("--store must be sqlite or memory");
+    Fail("--store must be sqlite, postgres or memory");
+  }
+  config.postgres.conninfo = absl::GetFlag(FLAGS_postgres);
+  const int64_t pool_size = absl::GetFlag(FLAGS_postgres_pool_size);
+  if (pool_size < 1 || pool_size > 256) Fail("--postgres-pool-size must be between 1 and 256");
+  config.postgres.pool_size = static_cast<size_t>(pool_size);
+  config.postgres.max_queued = config.postgres.pool_size * 256;
+  config.postgres.connect_timeout = absl::GetFlag(FLAGS_postgres_connect_timeout);
+  if (config.postgres.connect_timeout <= absl::ZeroDuration() ||
+      config.postgres.connect_timeout == absl::InfiniteDuration()) {
+    Fail("--postgres-connect-timeout must be positive and finite");
+  }
+  config.postgres.statement_timeout = absl::GetFlag(FLAGS_postgres_statement_timeout);
+  if (config.postgres.statement_timeout < absl::ZeroDuration() ||
+      config.postgres.statement_timeout == absl::InfiniteDuration()) {
+    Fail("--postgres-statement-timeout must not be negative or infinite (0 = no limit)");
   }
   config.data_dir = absl::GetFlag(FLAGS_data_dir);
   if (config.store == StoreKind::kSqlite && config.data_dir.empty()) {

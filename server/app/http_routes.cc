@@ -111,7 +111,7 @@ std::vector<Route> ServerApp::HttpRoutes() {
   routes.push_back(Route{"GET", "/v1/books", small,
                          UnaryRoute<books::Empty, books::BookList>(
                              {.bind = BindNothing<books::Empty>,
-                              .handler = Sync<books::Empty, books::BookList>(
+                              .handler = Async<books::Empty, books::BookList>(
                                   bind_front(&BooksService::List, &books_))})});
   routes.push_back(Route{"POST", "/v1/books", small,
                          UnaryRoute<books::Book, books::Empty>(
@@ -121,7 +121,7 @@ std::vector<Route> ServerApp::HttpRoutes() {
   routes.push_back(Route{"GET", "/v1/books/{id}", small,
                          UnaryRoute<books::BookIdRequest, books::Book>(
                              {.bind = BindBookId,
-                              .handler = Sync<books::BookIdRequest, books::Book>(
+                              .handler = Async<books::BookIdRequest, books::Book>(
                                   bind_front(&BooksService::Get, &books_))})});
   routes.push_back(Route{"DELETE", "/v1/books/{id}", small,
                          UnaryRoute<books::BookIdRequest, books::Empty>(

@@ -12,6 +12,8 @@
 #include "outliers.grpc.pb.h"
 #include "request_streaming.grpc.pb.h"
 #include "server/common/log.h"
+#include "server/storage/postgres/postgres_book_store.h"
+#include "server/storage/postgres/postgres_user_store.h"
 #include "server/storage/sqlite/sqlite_book_store.h"
 #include "server/storage/sqlite/sqlite_user_store.h"
 #include "unary.grpc.pb.h"
@@ -35,11 +37,28 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
   // List has the default message limit, so the book store is bounded by it.
   const size_t max_list_bytes = static_cast<size_t>(config.engine.max_message_bytes);
   std::unique_ptr<SqliteDatabase> database;
+  std::unique_ptr<PostgresDatabase> postgres;
   std::unique_ptr<BookStore> books;
   std::unique_ptr<UserStore> users;
   if (config.store == StoreKind::kMemory) {
     books = std::make_unique<InMemoryBookStore>(config.max_books, max_list_bytes);
     users = std::make_unique<InMemoryUserStore>(config.max_users);
+  } else if (config.store == StoreKind::kPostgres) {
+    absl::StatusOr<std::unique_ptr<PostgresDatabase>> opened =
+        PostgresDatabase::Open(config.postgres);
+    if (!opened.ok()) return opened.status();
+    postgres = *std::move(opened);
+    absl::StatusOr<std::unique_ptr<PostgresBookStore>> book_store =
+        PostgresBookStore::Open(postgres.get(), config.max_books, max_list_bytes);
+    if (!book_store.ok()) return book_store.status();
+    absl::StatusOr<std::unique_ptr<PostgresUserStore>> user_store =
+        PostgresUserStore::Open(postgres.get(), config.max_users);
+    if (!user_store.ok()) return user_store.status();
+    books = *std::move(book_store);
+    users = *std::move(user_store);
+    Log(LogLevel::kInfo, "store: postgres %s (schema %s, pool of %d), %d books, %d users",
+        postgres->where(), postgres->created() ? "created" : "up to date",
+        config.postgres.pool_size, books->size(), users->size());
   } else {
     absl::StatusOr<std::unique_ptr<SqliteDatabase>> opened =
         SqliteDatabase::Open(SqliteOptions{config.data_dir, config.durability});
@@ -77,17 +96,20 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(
     config.engine.observers.push_back(metrics->call_observer());
   }
   return std::unique_ptr<ServerApp>(new ServerApp(std::move(config), *hasher,
-                                                  std::move(database), std::move(books),
+                                                  std::move(database), std::move(postgres),
+                                                  std::move(books),
                                                   std::move(users), std::move(tracer),
                                                   std::move(metrics)));
 }
 
 ServerApp::ServerApp(ServerConfig config, PasswordHasher hasher,
-                     std::unique_ptr<SqliteDatabase> database, std::unique_ptr<BookStore> books,
+                     std::unique_ptr<SqliteDatabase> database,
+                     std::unique_ptr<PostgresDatabase> postgres, std::unique_ptr<BookStore> books,
                      std::unique_ptr<UserStore> users, std::shared_ptr<tracing::Tracer> tracer,
                      std::unique_ptr<Metrics> metrics)
     : config_(std::move(config)),
       database_(std::move(database)),
+      postgres_(std::move(postgres)),
       users_(hasher, std::move(users)),
       books_(BooksOptions{config_.seed_books, config_.watch_backlog, config_.max_books,
                           static_cast<size_t>(config_.engine.max_message_bytes)},
@@ -144,9 +166,9 @@ void ServerApp::RegisterServices() {
   // Raw List: the store's serialized snapshot goes out as it is.
   using Books = books::BookService::WithRawMethod_List<books::BookService::AsyncService>;
   engine_.AddService<books::BookService, Books>()
-      .Unary(&Books::RequestList, bind_front(&BooksService::ListSerialized, &books_))
+      .AsyncUnary(&Books::RequestList, bind_front(&BooksService::ListSerialized, &books_))
       .AsyncUnary(&Books::RequestInsert, bind_front(&BooksService::Insert, &books_), writes)
-      .Unary(&Books::RequestGet, bind_front(&BooksService::Get, &books_))
+      .AsyncUnary(&Books::RequestGet, bind_front(&BooksService::Get, &books_))
       .AsyncUnary(&Books::RequestDelete, bind_front(&BooksService::Delete, &books_), writes)
       .ServerStreaming(&Books::RequestWatch, bind_front(&BooksService::Watch, &books_));
   engine_.OnShutdown([this] { books_.Close(); });
@@ -195,6 +217,17 @@ absl::Status ServerApp::Start() {
   for (const std::string& name : engine_.service_names()) {
     health_.SetStatus(name, grpc::health::v1::HealthCheckResponse::SERVING);
   }
+  if (postgres_ != nullptr) {
+    // The services that need the shared database follow its reachability
+    // (told now, then on every change); the others, and the server as a
+    // whole (""), stay SERVING. After Drain() health ignores this.
+    postgres_->SetAvailabilityListener([this](bool available) {
+      const auto status = available ? grpc::health::v1::HealthCheckResponse::SERVING
+                                    : grpc::health::v1::HealthCheckResponse::NOT_SERVING;
+      health_.SetStatus(books::BookService::service_full_name(), status);
+      health_.SetStatus(Users::service_full_name(), status);
+    });
+  }
   return absl::OkStatus();
 }
 
@@ -212,6 +245,12 @@ void ServerApp::Shutdown() {
   // was answered (its completion woke the call), and none can be queued any
   // more.
   if (metrics_ != nullptr) metrics_->Stop();
+  if (postgres_ != nullptr && !store_stopped_) {
+    store_stopped_ = true;
+    postgres_->SetAvailabilityListener(nullptr);
+    postgres_->Stop();  // answers every queued job, closes its connections
+    Log(LogLevel::kInfo, "store: postgres connections closed");
+  }
   if (database_ != nullptr && !store_stopped_) {
     store_stopped_ = true;
     database_->Stop();

@@ -18,6 +18,7 @@
 #include "server/services/health/health_service.h"
 #include "server/services/outliers/outliers_service.h"
 #include "server/services/users/users_service.h"
+#include "server/storage/postgres/postgres_database.h"
 #include "server/storage/sqlite/sqlite_database.h"
 
 namespace cqmux {
@@ -43,8 +44,10 @@ class ServerApp {
   void Shutdown();
   ~ServerApp();
 
-  // The durable database (null with the memory store).
+  // The durable database (null with the memory and postgres stores).
   SqliteDatabase* database() { return database_.get(); }
+  // The shared database (null unless --store=postgres).
+  PostgresDatabase* postgres() { return postgres_.get(); }
 
   Engine& engine() { return engine_; }
   const ServerConfig& config() const { return config_; }
@@ -62,7 +65,8 @@ class ServerApp {
 
  private:
   ServerApp(ServerConfig config, PasswordHasher hasher,
-            std::unique_ptr<SqliteDatabase> database, std::unique_ptr<BookStore> books,
+            std::unique_ptr<SqliteDatabase> database,
+            std::unique_ptr<PostgresDatabase> postgres, std::unique_ptr<BookStore> books,
             std::unique_ptr<UserStore> users, std::shared_ptr<tracing::Tracer> tracer,
             std::unique_ptr<Metrics> metrics);
   void RegisterServices();
@@ -74,6 +78,8 @@ class ServerApp {
   // Before the services: its writer is stopped (in the destructor at the
   // latest) before the stores the services own are destroyed.
   std::unique_ptr<SqliteDatabase> database_;
+  // Likewise: its workers and listener are stopped before the stores go.
+  std::unique_ptr<PostgresDatabase> postgres_;
   HealthService health_;
   FetchService fetch_;
   UsersService users_;

@@ -13,11 +13,12 @@
 #include "server/observability/tracing/tracing.h"
 #include "server/security/bearer_tokens.h"
 #include "server/security/tls.h"
+#include "server/storage/postgres/postgres_database.h"
 #include "server/storage/sqlite/sqlite_database.h"
 
 namespace cqmux {
 
-enum class StoreKind { kSqlite, kMemory };
+enum class StoreKind { kSqlite, kMemory, kPostgres };
 
 struct ServerConfig {
   // engine.credentials is made from `tls` by ServerApp::Create unless set.
@@ -43,6 +44,9 @@ struct ServerConfig {
   StoreKind store = StoreKind::kMemory;
   std::string data_dir;
   Durability durability = Durability::kFsync;
+  // --store=postgres: the connection (conninfo "" = libpq's PG* variables),
+  // pool size and timeouts.
+  PostgresOptions postgres;
   // Detect requests larger than this (serialized bytes) are served on the
   // compute pool instead of a queue thread.
   size_t detect_offload_bytes = 256 << 10;

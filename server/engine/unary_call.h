@@ -164,18 +164,26 @@ class UnaryCall final : public EventHandler, private UnaryCompletion {
 
   // Runs the asynchronous handler on the queue thread. The call stays alive
   // (its wake counted in flight) until the completion comes.
+  //
+  // The wake link (a grpc::Alarm and its allocation) is made only after the
+  // handler returned without completing: a handler that answers inline (a
+  // read from RAM) costs no more than a synchronous one. A completion that
+  // comes before StartedAsync() never touches the link (it sees kStarting),
+  // and one that comes after sees it: StartedAsync() publishes link_.
   void RunAsync() {
-    link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
     ++in_flight_;  // the completion's wake
     async_state_.store(kStarting, std::memory_order_relaxed);
     pool_->spec().async_handler(*request_, &*response_, Context(), UnaryDone(this));
-    if (!StartedAsync()) {
-      // Completed from within the handler: no wake was set.
-      --in_flight_;
+    if (async_state_.load(std::memory_order_acquire) == kStarting) {
+      link_ = std::make_shared<WakeLink>(pool_->queue(), this, kWake);
+      if (StartedAsync()) return;
+      // Completed between the check and StartedAsync(): no wake was set.
       link_->Detach();
       link_.reset();
-      Finish(status_);
     }
+    // Completed from within the handler: no wake was set.
+    --in_flight_;
+    Finish(status_);
   }
 
   // After the handler returned: false if it completed already (no wake

@@ -74,7 +74,7 @@ void AppendEntry(int32_t id, absl::string_view title, absl::string_view author,
 
 }  // namespace
 
-void BookStore::List(books::BookList* out) const {
+void InMemoryBookStore::List(books::BookList* out) const {
   // Parsing appends to the repeated field, as the contract says.
   const bool parsed = out->MergeFromString(*SerializedList());
   (void)parsed;  // our own serialization: always valid

@@ -1,7 +1,7 @@
 // Where books live: a small storage interface (backends: this in-memory one,
-// the reference; the durable SQLite one in server/storage/sqlite; a shared
-// multi-replica one can follow without touching the service) and its
-// in-memory implementation. Validation of titles and authors is the service's job; a
+// the reference; the durable SQLite one in server/storage/sqlite; the shared
+// multi-replica PostgreSQL one in server/storage/postgres) and its in-memory
+// implementation. Validation of titles and authors is the service's job; a
 // store enforces only what it alone can decide atomically: unique ids,
 // capacity (in books, and in bytes of List's answer, so that List always fits
 // its message limit), and one insertion order.
@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "books.pb.h"
 
@@ -29,12 +30,21 @@ namespace cqmux {
 // backend calls it from its writer thread once the write is on disk, or with
 // the error that kept it off), possibly before Insert/Delete returned.
 using WriteDone = std::function<void(absl::Status)>;
+// Completion of a read: called exactly once, from any thread. Backends that
+// hold the data in RAM (memory, sqlite) call it before the read returns, on
+// the caller's thread, so their reads cost no hand-over; a shared backend
+// (postgres) calls it from its worker once the database answered.
+using ReadDone = std::function<void(absl::Status)>;
+// List's answer: a serialized books.BookList, or why there is none.
+using ListDone = std::function<void(absl::StatusOr<std::shared_ptr<const std::string>>)>;
 
 // Every implementation is safe for concurrent use from any thread.
 //
-// Writes are asynchronous: a backend decides their order (its commit order)
-// and reports it. Reads are synchronous and never wait behind writes; a
-// write is visible to reads before its WriteDone runs (read-your-writes).
+// Writes and reads are asynchronous: a backend decides the writes' order
+// (its commit order) and reports it; reads never wait behind writes (RAM
+// backends answer them inline). A write is visible to every read started
+// after its WriteDone ran (read-your-writes; with a shared backend, on every
+// replica).
 //
 // The commit-order contract: inserts are totally ordered; List() returns the
 // books present in that order, and the commit feed sees every committed
@@ -51,6 +61,11 @@ class BookStore {
     // After one or more `inserted` (e.g. a whole group commit), outside the
     // store's locks: the place to wake watchers once per batch.
     std::function<void()> flush;
+    // A shared backend only (may stay unset): the feed broke (inserts may
+    // have been missed: open watches must end) and, later, works again
+    // (only inserts committed from then on will come).
+    std::function<void()> broken = nullptr;
+    std::function<void()> resumed = nullptr;
   };
 
   virtual ~BookStore() = default;
@@ -63,21 +78,20 @@ class BookStore {
   virtual void Insert(books::Book book, WriteDone done) = 0;
   // NOT_FOUND if absent; disk errors as Insert.
   virtual void Delete(int32_t id, WriteDone done) = 0;
-  // NOT_FOUND if absent.
-  virtual absl::Status Get(int32_t id, books::Book* out) const = 0;
+  // Fills *out (kept alive by the caller until `done`); NOT_FOUND if
+  // absent, UNAVAILABLE if a shared backend cannot reach its database.
+  virtual void Get(int32_t id, books::Book* out, ReadDone done) const = 0;
   // Every book, in insertion order, as a serialized books.BookList: an
   // immutable snapshot the caller may keep (and send) as long as it likes,
   // without holding up writers.
-  virtual std::shared_ptr<const std::string> SerializedList() const = 0;
+  virtual void List(ListDone done) const = 0;
+  // Books stored (a shared backend: as of its own latest write; for
+  // metrics).
   virtual size_t size() const = 0;
   // True if the store was created empty by this process (memory; a new data
   // directory): the service seeds the tutorial's book only then, so a book
   // deleted by a user does not come back after a restart.
   virtual bool created() const = 0;
-
-  // Appends every book, in insertion order, to out->books (parses
-  // SerializedList()).
-  void List(books::BookList* out) const;
 };
 
 // "No book with id N was found": the tutorial's wording, shared by backends.
@@ -106,10 +120,18 @@ class InMemoryBookStore final : public BookStore {
   void SetCommitFeed(CommitFeed feed) override { feed_ = std::move(feed); }
   void Insert(books::Book book, WriteDone done) override;
   void Delete(int32_t id, WriteDone done) override;
-  absl::Status Get(int32_t id, books::Book* out) const override;
-  std::shared_ptr<const std::string> SerializedList() const override;
+  // Reads complete inline, on the caller's thread.
+  void Get(int32_t id, books::Book* out, ReadDone done) const override { done(Get(id, out)); }
+  void List(ListDone done) const override { done(SerializedList()); }
   size_t size() const override;
   bool created() const override { return true; }
+
+  // The synchronous reads (also those of durable backends' read caches).
+  absl::Status Get(int32_t id, books::Book* out) const;
+  std::shared_ptr<const std::string> SerializedList() const;
+  // Appends every book, in insertion order, to out->books (parses
+  // SerializedList()).
+  void List(books::BookList* out) const;
 
   // The synchronous core, also used by durable backends as their read
   // cache (applied in their commit order). `on_commit` runs only on

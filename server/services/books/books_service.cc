@@ -75,6 +75,10 @@ class WatchStream final : public ServerStream<books::Book> {
       case Hub::Poll::kClosed:
         *status = grpc::Status::OK;
         return Step::kFinish;
+      case Hub::Poll::kBroken:
+        *status = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                               "lost the database's change feed; re-watch");
+        return Step::kFinish;
     }
     return Step::kFinish;
   }
@@ -95,7 +99,9 @@ BooksService::BooksService(BooksOptions options, std::unique_ptr<BookStore> stor
       // Evicted items are dropped here, on the committing thread; a Book is
       // small.
       [this](std::shared_ptr<const books::Book> book) { hub_.Append(std::move(book)); },
-      [this] { hub_.WakeParked(); }});
+      [this] { hub_.WakeParked(); },
+      [this] { hub_.Break(); },
+      [this] { hub_.Resume(); }});
   if (options.seed_books && store_->created()) {
     books::Book tale;
     tale.set_id(123);
@@ -109,18 +115,31 @@ BooksService::BooksService(BooksOptions options, std::unique_ptr<BookStore> stor
 
 BooksService::~BooksService() = default;
 
-grpc::Status BooksService::List(const books::Empty& /*request*/,
-                                books::BookList* response,
-                                const CallContext& /*call*/) {
-  store_->List(response);
-  return grpc::Status::OK;
+void BooksService::List(const books::Empty& /*request*/, books::BookList* response,
+                        const CallContext& /*call*/, UnaryDone done) {
+  // The response belongs to the call, which lives until `done` runs.
+  store_->List([response, done](absl::StatusOr<std::shared_ptr<const std::string>> list) {
+    if (!list.ok()) {
+      done(ToGrpcStatus(list.status()));
+    } else if (!response->ParseFromString(**list)) {
+      done(grpc::Status(grpc::StatusCode::INTERNAL, "the store's book list does not parse"));
+    } else {
+      done(grpc::Status::OK);
+    }
+  });
 }
 
-grpc::Status BooksService::ListSerialized(const grpc::ByteBuffer& /*request*/,
-                                          grpc::ByteBuffer* response,
-                                          const CallContext& /*call*/) {
-  *response = SharedBytes(store_->SerializedList());
-  return grpc::Status::OK;
+void BooksService::ListSerialized(const grpc::ByteBuffer& /*request*/,
+                                  grpc::ByteBuffer* response, const CallContext& /*call*/,
+                                  UnaryDone done) {
+  store_->List([response, done](absl::StatusOr<std::shared_ptr<const std::string>> list) {
+    if (!list.ok()) {
+      done(ToGrpcStatus(list.status()));
+      return;
+    }
+    *response = SharedBytes(*std::move(list));
+    done(grpc::Status::OK);
+  });
 }
 
 void BooksService::Insert(const books::Book& request, books::Empty* /*response*/,
@@ -137,10 +156,9 @@ void BooksService::Insert(const books::Book& request, books::Empty* /*response*/
   store_->Insert(std::move(book), [done](absl::Status s) { done(ToGrpcStatus(s)); });
 }
 
-grpc::Status BooksService::Get(const books::BookIdRequest& request,
-                               books::Book* response,
-                               const CallContext& /*call*/) {
-  return ToGrpcStatus(store_->Get(request.id(), response));
+void BooksService::Get(const books::BookIdRequest& request, books::Book* response,
+                       const CallContext& /*call*/, UnaryDone done) {
+  store_->Get(request.id(), response, [done](absl::Status s) { done(ToGrpcStatus(s)); });
 }
 
 void BooksService::Delete(const books::BookIdRequest& request, books::Empty* /*response*/,

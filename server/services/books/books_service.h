@@ -42,25 +42,29 @@ class BooksService {
   explicit BooksService(BooksOptions options);
   ~BooksService();
 
-  grpc::Status List(const books::Empty& request, books::BookList* response,
-                    const CallContext& call);
+  // The reads are asynchronous (bind with AsyncUnary): a shared store
+  // answers from its database later; RAM stores answer inline, before the
+  // handler returns, and then cost what a synchronous handler does.
+  void List(const books::Empty& request, books::BookList* response,
+            const CallContext& call, UnaryDone done);
   // List for a raw method: the store's serialized snapshot, sent as it is
   // (no copy, no per-book work; the request is books.Empty and ignored).
-  grpc::Status ListSerialized(const grpc::ByteBuffer& request,
-                              grpc::ByteBuffer* response,
-                              const CallContext& call);
+  void ListSerialized(const grpc::ByteBuffer& request, grpc::ByteBuffer* response,
+                      const CallContext& call, UnaryDone done);
   // Asynchronous (bind with AsyncUnary): answered once the store has made
   // the insert durable (or failed it).
   void Insert(const books::Book& request, books::Empty* response,
               const CallContext& call, UnaryDone done);
-  grpc::Status Get(const books::BookIdRequest& request, books::Book* response,
-                   const CallContext& call);
+  void Get(const books::BookIdRequest& request, books::Book* response,
+           const CallContext& call, UnaryDone done);
   void Delete(const books::BookIdRequest& request, books::Empty* response,
               const CallContext& call, UnaryDone done);
   std::unique_ptr<ServerStream<books::Book>> Watch(const books::Empty& request,
                                                    const CallContext& call,
                                                    Waker waker);
 
+  // Watch streams end with UNAVAILABLE ("re-watch") while a shared store's
+  // feed is broken (see BookStore::CommitFeed).
   // Graceful shutdown: every open watch ends with OK once it has sent what
   // it already owed; later Watch calls end immediately.
   void Close();

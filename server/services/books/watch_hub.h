@@ -10,6 +10,11 @@
 // watcher: one that falls more than `backlog` items behind gets kLagged the
 // next time it asks, and nobody else notices.
 //
+// A feed that can break (a shared store's listening connection) calls
+// Break(): every watcher then gets kBroken the next time it asks (parked ones
+// are woken), since items it is owed may never arrive; so do watchers that
+// subscribe before Resume(), and those that subscribed while it was broken.
+//
 // Publishing is split in two so that a store can order it with its inserts:
 // Append() (O(1), safe to call under the store's writer lock) and
 // WakeParked() (outside every lock: it runs the wake handles).
@@ -44,6 +49,7 @@ class WatchHub {
     kWait,    // caught up: parked, Wake() comes with the next publish
     kLagged,  // fell more than backlog() items behind: end the watch
     kClosed,  // the hub is closed and everything owed was delivered
+    kBroken,  // the feed broke since this watcher subscribed: end the watch
   };
 
   // One subscriber. Construct it from the thread that will call Next();
@@ -77,6 +83,8 @@ class WatchHub {
     size_t park_index_ = kNotParked;
     uint64_t park_epoch_ = 0;
     bool lagged_ = false;  // guarded by hub_->mu_: counted in lagged_count()
+    // hub_->generation_ when it subscribed (written by Register()).
+    uint64_t generation_ = 0;
   };
 
   // `backlog` >= 1 (0 is treated as 1). The ring grows to it on demand.
@@ -134,6 +142,29 @@ class WatchHub {
     WakeParked();
   }
 
+  // The feed broke: every current watcher (and every new one until Resume)
+  // gets kBroken. Parked watchers are woken now.
+  void Break() {
+    {
+      absl::MutexLock lock(&mu_);
+      broken_ = true;
+      ++generation_;
+    }
+    WakeParked();
+  }
+
+  // The feed works again: watchers subscribing from now on are served.
+  void Resume() {
+    absl::MutexLock lock(&mu_);
+    broken_ = false;
+    ++generation_;  // those that subscribed while broken stay broken
+  }
+
+  bool broken() const {
+    absl::ReaderMutexLock lock(&mu_);
+    return broken_;
+  }
+
   size_t watcher_count() const {
     absl::ReaderMutexLock lock(&mu_);
     return watchers_;
@@ -167,6 +198,7 @@ class WatchHub {
   void Register(Watcher* w) {
     absl::MutexLock lock(&mu_);
     w->cursor_ = head_;
+    w->generation_ = generation_;
     ++watchers_;
   }
 
@@ -181,6 +213,10 @@ class WatchHub {
 
   Poll Pull(Watcher* w, std::shared_ptr<const T>* item) {
     absl::MutexLock lock(&mu_);
+    if (broken_ || w->generation_ != generation_) {
+      if (IsParked(w)) RemoveParked(w->park_index_);
+      return Poll::kBroken;
+    }
     if (w->cursor_ < head_) {
       if (head_ - w->cursor_ > backlog_) {
         if (!std::exchange(w->lagged_, true)) ++lagged_;  // once per watcher
@@ -220,6 +256,8 @@ class WatchHub {
   std::vector<std::shared_ptr<const T>> ring_ ABSL_GUARDED_BY(mu_);
   uint64_t head_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool broken_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;  // Break() and Resume() calls
   size_t watchers_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t lagged_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<Parked> parked_ ABSL_GUARDED_BY(mu_);

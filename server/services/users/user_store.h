@@ -1,8 +1,8 @@
 // The users known to the server: unique usernames, ids assigned by the store
 // (increasing, never reused), password kept only as a salted hash. The
 // interface (backends: the in-memory one here, the reference; the durable
-// SQLite one in server/storage/sqlite; a shared one can follow without
-// touching the service) and its in-memory implementation.
+// SQLite one in server/storage/sqlite; the shared PostgreSQL one in
+// server/storage/postgres) and its in-memory implementation.
 #ifndef CQMUX_SERVER_SERVICES_USERS_USER_STORE_H_
 #define CQMUX_SERVER_SERVICES_USERS_USER_STORE_H_
 
@@ -27,14 +27,18 @@ struct UserRecord {
   std::string password_hash;
 };
 
-// Safe for concurrent use from any thread. Reads are synchronous and never
-// wait behind writes; Add is asynchronous.
+// Safe for concurrent use from any thread. Reads and Add are asynchronous;
+// reads never wait behind writes, and backends holding the users in RAM
+// answer them inline (see ReadDone in book_store.h).
 class UserStore {
  public:
   // The new user's id, or why there is none. Called exactly once, from any
   // thread (a durable backend: its writer thread, once the user is on disk),
   // possibly before Add returned.
   using AddDone = std::function<void(absl::StatusOr<uint32_t>)>;
+  // A lookup's answer: the user, none (no such user), or why there is no
+  // answer (UNAVAILABLE: a shared backend cannot reach its database).
+  using FindDone = std::function<void(absl::StatusOr<std::optional<UserRecord>>)>;
 
   virtual ~UserStore() = default;
 
@@ -44,9 +48,13 @@ class UserStore {
   // (or the disk is), UNAVAILABLE when the write could not be made durable.
   // A user is visible to the lookups before `done` runs.
   virtual void Add(UserRecord record, AddDone done) = 0;
-  virtual bool Contains(absl::string_view username) const = 0;
-  virtual std::optional<UserRecord> FindByName(absl::string_view username) const = 0;
-  virtual std::optional<UserRecord> FindById(uint32_t user_id) const = 0;
+  // A fast hint (CreateUser's check, before it pays for the hash): true if
+  // the username is known to be taken. A backend that cannot tell without a
+  // round trip answers false, and Add decides.
+  virtual bool KnownTaken(absl::string_view username) const = 0;
+  virtual void FindByName(absl::string_view username, FindDone done) const = 0;
+  virtual void FindById(uint32_t user_id, FindDone done) const = 0;
+  // Users stored (a shared backend: the most it has seen; for metrics).
   virtual size_t size() const = 0;
 };
 
@@ -58,10 +66,18 @@ class InMemoryUserStore final : public UserStore {
 
   // Completes at once, on the caller's thread.
   void Add(UserRecord record, AddDone done) override { done(AddNow(std::move(record))); }
-  bool Contains(absl::string_view username) const override;
-  std::optional<UserRecord> FindByName(absl::string_view username) const override;
-  std::optional<UserRecord> FindById(uint32_t user_id) const override;
+  bool KnownTaken(absl::string_view username) const override { return Contains(username); }
+  // Inline, on the caller's thread.
+  void FindByName(absl::string_view username, FindDone done) const override {
+    done(FindByName(username));
+  }
+  void FindById(uint32_t user_id, FindDone done) const override { done(FindById(user_id)); }
   size_t size() const override;
+
+  // The synchronous lookups (also those of durable backends' read caches).
+  bool Contains(absl::string_view username) const;
+  std::optional<UserRecord> FindByName(absl::string_view username) const;
+  std::optional<UserRecord> FindById(uint32_t user_id) const;
 
   absl::StatusOr<uint32_t> AddNow(UserRecord record);
   // A user whose id was assigned elsewhere (read from disk, or just

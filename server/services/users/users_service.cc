@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "server/common/grpc_status.h"
 #include "server/common/log.h"
 #include "server/common/quote.h"
@@ -59,7 +60,7 @@ grpc::Status UsersService::CheckCreateUser(
                                         kMaxPasswordBytes, " bytes"));
   }
   // Fail fast before paying for the hash; Add() checks again atomically.
-  if (store_->Contains(request.username())) {
+  if (store_->KnownTaken(request.username())) {
     return grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
                         absl::StrCat("username ", QuoteInput(request.username()),
                                      " is already taken"));
@@ -111,34 +112,93 @@ void UsersService::CreateUser(const users::CreateUserRequest& request,
               });
 }
 
-std::unique_ptr<ServerStream<users::GetUsersResult>> UsersService::GetUsers(
-    const users::GetUsersRequest& request, const CallContext& /*call*/,
-    Waker /*waker*/) {
-  using Step = ServerStream<users::GetUsersResult>::Step;
+namespace {
+
+// GetUsers: one lookup at a time, in request order. A lookup the store
+// answers inline (RAM stores) is written at once; one answered later (a
+// shared store's worker) parks the stream until its completion wakes it.
+class GetUsersStream final : public ServerStream<users::GetUsersResult> {
+ public:
   // The request outlives the stream (both belong to the call), so the stream
   // walks it in place.
-  return std::make_unique<FunctionStream<users::GetUsersResult>>(
-      [this, &request, next = 0](users::GetUsersResult* out,
-                                 grpc::Status* status) mutable {
-        if (next == request.user_size()) return Step::kFinish;
-        const users::User& wanted = request.user(next++);
-        std::optional<UserRecord> found =
-            wanted.username().empty() ? store_->FindById(wanted.user_id())
-                                      : store_->FindByName(wanted.username());
-        if (!found) {
-          *status = grpc::Status(
-              grpc::StatusCode::NOT_FOUND,
-              wanted.username().empty()
-                  ? absl::StrCat("No user with id ", wanted.user_id(),
-                                 " was found")
-                  : absl::StrCat("No user with username ",
-                                 QuoteInput(wanted.username()), " was found"));
-          return Step::kFinish;
-        }
-        out->mutable_user()->set_username(found->username);
-        out->mutable_user()->set_user_id(found->user_id);
-        return Step::kWrite;
-      });
+  GetUsersStream(const UserStore* store, const users::GetUsersRequest* request, Waker waker)
+      : store_(store), request_(request), waker_(std::move(waker)) {}
+
+  Step Next(users::GetUsersResult* out, grpc::Status* status) override {
+    if (lookup_ == nullptr) {
+      if (next_ == request_->user_size()) return Step::kFinish;
+      Start(request_->user(next_));
+    }
+    absl::StatusOr<std::optional<UserRecord>> found;
+    {
+      absl::MutexLock lock(&lookup_->mu);
+      if (!lookup_->done) return Step::kWait;  // its completion wakes us
+      found = std::move(lookup_->result);
+    }
+    lookup_.reset();
+    const users::User& wanted = request_->user(next_++);
+    if (!found.ok()) {
+      *status = ToGrpcStatus(found.status());
+      return Step::kFinish;
+    }
+    if (!found->has_value()) {
+      *status = grpc::Status(
+          grpc::StatusCode::NOT_FOUND,
+          wanted.username().empty()
+              ? absl::StrCat("No user with id ", wanted.user_id(), " was found")
+              : absl::StrCat("No user with username ", QuoteInput(wanted.username()),
+                             " was found"));
+      return Step::kFinish;
+    }
+    out->mutable_user()->set_username((*found)->username);
+    out->mutable_user()->set_user_id((*found)->user_id);
+    return Step::kWrite;
+  }
+
+ private:
+  // Shared with the completion, which may outlive the stream (a cancelled
+  // call).
+  struct Lookup {
+    absl::Mutex mu;
+    bool starting = true;  // the store's call has not returned yet
+    bool done = false;
+    absl::StatusOr<std::optional<UserRecord>> result;
+  };
+
+  void Start(const users::User& wanted) {
+    lookup_ = std::make_shared<Lookup>();
+    auto on_found = [lookup = lookup_, waker = waker_](
+                        absl::StatusOr<std::optional<UserRecord>> found) {
+      bool wake;
+      {
+        absl::MutexLock lock(&lookup->mu);
+        lookup->result = std::move(found);
+        lookup->done = true;
+        wake = !lookup->starting;  // inline answers need no wake-up
+      }
+      if (wake) waker.Wake();
+    };
+    if (wanted.username().empty()) {
+      store_->FindById(wanted.user_id(), std::move(on_found));
+    } else {
+      store_->FindByName(wanted.username(), std::move(on_found));
+    }
+    absl::MutexLock lock(&lookup_->mu);
+    lookup_->starting = false;
+  }
+
+  const UserStore* const store_;
+  const users::GetUsersRequest* const request_;
+  const Waker waker_;
+  int next_ = 0;
+  std::shared_ptr<Lookup> lookup_;  // the lookup of request_->user(next_)
+};
+
+}  // namespace
+
+std::unique_ptr<ServerStream<users::GetUsersResult>> UsersService::GetUsers(
+    const users::GetUsersRequest& request, const CallContext& /*call*/, Waker waker) {
+  return std::make_unique<GetUsersStream>(store_.get(), &request, std::move(waker));
 }
 
 }  // namespace cqmux

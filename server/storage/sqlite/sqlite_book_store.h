@@ -33,12 +33,11 @@ class SqliteBookStore final : public BookStore, private GroupObserver {
   void SetCommitFeed(CommitFeed feed) override { feed_ = std::move(feed); }
   void Insert(books::Book book, WriteDone done) override;
   void Delete(int32_t id, WriteDone done) override;
-  absl::Status Get(int32_t id, books::Book* out) const override {
-    return cache_.Get(id, out);
+  // Inline, from the cache.
+  void Get(int32_t id, books::Book* out, ReadDone done) const override {
+    done(cache_.Get(id, out));
   }
-  std::shared_ptr<const std::string> SerializedList() const override {
-    return cache_.SerializedList();
-  }
+  void List(ListDone done) const override { done(cache_.SerializedList()); }
   size_t size() const override { return cache_.size(); }
   bool created() const override { return db_->created(); }
 

@@ -24,12 +24,15 @@ class SqliteUserStore final : public UserStore, private GroupObserver {
                                                               size_t max_users);
 
   void Add(UserRecord record, AddDone done) override;
-  bool Contains(absl::string_view username) const override { return cache_.Contains(username); }
-  std::optional<UserRecord> FindByName(absl::string_view username) const override {
-    return cache_.FindByName(username);
+  bool KnownTaken(absl::string_view username) const override {
+    return cache_.Contains(username);
   }
-  std::optional<UserRecord> FindById(uint32_t user_id) const override {
-    return cache_.FindById(user_id);
+  // Inline, from the cache.
+  void FindByName(absl::string_view username, FindDone done) const override {
+    done(cache_.FindByName(username));
+  }
+  void FindById(uint32_t user_id, FindDone done) const override {
+    done(cache_.FindById(user_id));
   }
   size_t size() const override { return cache_.size(); }
 

@@ -27,7 +27,7 @@ books::Book MakeBook(int32_t id) {
   return book;
 }
 
-std::vector<int32_t> ListedIds(const BookStore& store) {
+std::vector<int32_t> ListedIds(const InMemoryBookStore& store) {
   books::BookList list;
   store.List(&list);
   std::vector<int32_t> ids;

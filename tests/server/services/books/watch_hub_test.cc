@@ -310,6 +310,42 @@ TEST(WatchHubTest, WatcherCreatedAfterCloseFinishesAtOnce) {
 // their own threads parking and waiting for wakes: every watcher gets every
 // item exactly once in the store's order, and no wake-up is lost (a lost one
 // would leave a watcher waiting past the generous failure timeout).
+// A broken feed (a shared store's lost listening connection): every watcher
+// ends at once, parked ones are woken; watchers subscribing while it is
+// broken end too, even if they first ask after Resume(); watchers
+// subscribing after Resume() are served.
+TEST(WatchHubTest, BreakEndsEveryWatcherUntilResume) {
+  Hub hub(16);
+  CountingWake parked_wake;
+  Hub::Watcher parked(&hub, parked_wake);
+  Hub::Watcher busy(&hub, CountingWake());
+  std::shared_ptr<const int> item;
+  ASSERT_EQ(parked.Next(&item), Poll::kWait);
+  Publish(hub, 1);  // busy owes it, parked is woken
+  ASSERT_EQ(parked_wake.count(), 1);
+  ASSERT_EQ(parked.Next(&item), Poll::kItem);
+  ASSERT_EQ(parked.Next(&item), Poll::kWait);
+
+  hub.Break();
+  EXPECT_TRUE(hub.broken());
+  EXPECT_EQ(parked_wake.count(), 2);
+  EXPECT_EQ(parked.Next(&item), Poll::kBroken);
+  EXPECT_EQ(busy.Next(&item), Poll::kBroken);  // not handed what it was owed
+  Hub::Watcher during(&hub, CountingWake());
+  EXPECT_EQ(during.Next(&item), Poll::kBroken);
+  Hub::Watcher asks_late(&hub, CountingWake());
+
+  hub.Resume();
+  EXPECT_FALSE(hub.broken());
+  EXPECT_EQ(asks_late.Next(&item), Poll::kBroken);  // may have missed items
+  EXPECT_EQ(busy.Next(&item), Poll::kBroken);       // stays ended
+  Hub::Watcher after(&hub, CountingWake());
+  Publish(hub, 2);
+  Poll end;
+  EXPECT_THAT(Drain(after, &end), ElementsAre(2));
+  EXPECT_EQ(end, Poll::kWait);
+}
+
 TEST(WatchHubTest, ConcurrentPublishersAndWatchersAgreeOnOneOrder) {
   constexpr int kPublishers = 4;
   constexpr int kPerPublisher = 500;
